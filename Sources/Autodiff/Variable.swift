@@ -1,0 +1,136 @@
+import Tensors
+
+/// A node of the reverse-mode tape: a tensor value, and how to send a gradient back to the
+/// nodes it was computed from.
+///
+/// Leaves are created with `Variable(_:requiresGradient:)`; every operation on variables returns
+/// a new node that remembers its parents and a pullback. A backward pass can start from any node
+/// with any seed gradient, and the same graph may be walked backward several times (for example
+/// once per task to build a Jacobian): nothing is freed until the last reference to the output
+/// goes away.
+public final class Variable {
+  /// The value computed in the forward pass; optimisers overwrite the values of leaves.
+  public var value: Tensor
+  /// The gradient accumulated into this leaf by backward passes; `nil` until the first one.
+  public var gradient: Tensor?
+  /// Whether gradients flow to (a leaf) or through (an operation) this node.
+  public let requiresGradient: Bool
+  /// The nodes this one was computed from; empty for leaves and for constant results.
+  let parents: [Variable]
+  /// Maps the gradient of this node to the gradients of `parents` (`nil` for a parent that
+  /// needs none).
+  let pullback: ((Tensor) -> [Tensor?])?
+
+  /// Creates a leaf: a parameter (`requiresGradient: true`) or a constant input.
+  public init(_ value: Tensor, requiresGradient: Bool = false) {
+    self.value = value
+    self.requiresGradient = requiresGradient
+    self.parents = []
+    self.pullback = nil
+  }
+
+  /// Creates the result of an operation. Parents that need no gradient are dropped, and a result
+  /// none of whose parents needs one is a constant that keeps no graph.
+  public init(value: Tensor, parents: [Variable], pullback: @escaping (Tensor) -> [Tensor?]) {
+    self.value = value
+    let needed = parents.contains { $0.requiresGradient }
+    self.requiresGradient = needed
+    self.parents = needed ? parents : []
+    self.pullback = needed ? pullback : nil
+  }
+
+  /// The shape of the value.
+  public var shape: [Int] { value.shape }
+
+  /// A leaf holding the same value, cut off from this node's graph.
+  public func detached(requiresGradient: Bool = false) -> Variable {
+    Variable(value, requiresGradient: requiresGradient)
+  }
+
+  /// Clears the accumulated gradient.
+  public func zeroGradient() {
+    gradient = nil
+  }
+}
+
+extension Variable {
+  /// Runs a backward pass from this node with the given seed and adds the resulting gradients
+  /// into the `gradient` of every leaf that requires one.
+  ///
+  /// The seed is `∂L/∂self` for whatever scalar `L` the caller has in mind; for a scalar loss
+  /// pass nothing and the seed is 1. Several passes over one graph accumulate.
+  ///
+  /// - Precondition: `seed` has this node's shape.
+  public func backward(seed: Tensor? = nil) {
+    let gradients = propagate(seed: seed ?? Tensor(repeating: 1, shape: shape))
+    for (leaf, gradient) in gradients where leaf.pullback == nil && leaf.requiresGradient {
+      if leaf.gradient == nil {
+        leaf.gradient = gradient
+      } else {
+        leaf.gradient!.add(gradient)
+      }
+    }
+  }
+
+  /// The gradients of this node, seeded with `seed`, with respect to `nodes`, leaving every
+  /// leaf's accumulated `gradient` untouched. A node that this one does not depend on gets zeros.
+  ///
+  /// - Precondition: `seed` has this node's shape.
+  public func gradients(seed: Tensor? = nil, withRespectTo nodes: [Variable]) -> [Tensor] {
+    let gradients = propagate(seed: seed ?? Tensor(repeating: 1, shape: shape))
+    var byNode: [ObjectIdentifier: Tensor] = [:]
+    for (node, gradient) in gradients { byNode[ObjectIdentifier(node)] = gradient }
+    return nodes.map { byNode[ObjectIdentifier($0)] ?? Tensor(zeros: $0.shape) }
+  }
+
+  /// Sends `seed` back through the graph in reverse topological order and returns the total
+  /// gradient reaching each node.
+  ///
+  /// - Complexity: O(nodes + edges) pullback calls.
+  private func propagate(seed: Tensor) -> [(Variable, Tensor)] {
+    precondition(seed.shape == shape, "seed shape \(seed.shape) differs from node shape \(shape)")
+    guard requiresGradient else { return [] }
+    let order = topologicalOrder()
+    var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+    var result: [(Variable, Tensor)] = []
+    result.reserveCapacity(order.count)
+    for node in order.reversed() {
+      guard let gradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
+      result.append((node, gradient))
+      guard let pullback = node.pullback else { continue }
+      let parentGradients = pullback(gradient)
+      for (parent, parentGradient) in zip(node.parents, parentGradients) {
+        guard parent.requiresGradient, let parentGradient else { continue }
+        precondition(
+          parentGradient.shape == parent.shape,
+          "pullback produced \(parentGradient.shape) for a node of shape \(parent.shape)")
+        let key = ObjectIdentifier(parent)
+        if pending[key] == nil {
+          pending[key] = parentGradient
+        } else {
+          pending[key]!.add(parentGradient)
+        }
+      }
+    }
+    return result
+  }
+
+  /// Every node reachable from this one, each after all of its parents.
+  private func topologicalOrder() -> [Variable] {
+    var order: [Variable] = []
+    var visited = Set<ObjectIdentifier>()
+    var stack: [(Variable, Bool)] = [(self, false)]
+    while let (node, expanded) = stack.popLast() {
+      if expanded {
+        order.append(node)
+        continue
+      }
+      guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
+      stack.append((node, true))
+      for parent in node.parents where !visited.contains(ObjectIdentifier(parent)) {
+        stack.append((parent, false))
+      }
+    }
+    return order
+  }
+}
