@@ -5,6 +5,9 @@ public enum DataLocation {
   /// The environment variable that overrides the `Data` folder.
   public static let environmentVariable = "BAYESAGG_DATA"
 
+  /// This file's path at build time; the package root lies above it.
+  private static let thisSourceFile = #filePath
+
   /// The repository's `Data` folder: `$BAYESAGG_DATA` if set, else the `Data` folder at the root
   /// of the package this source file was built from.
   ///
@@ -19,11 +22,13 @@ public enum DataLocation {
   ///
   /// - Parameters:
   ///   - environment: Environment variables; only `BAYESAGG_DATA` is consulted.
-  ///   - sourceFile: A file inside the package, from which the package root is found.
+  ///   - sourceFile: A file inside the package, from which the package root is found; by default
+  ///     this source file, as it was when the package was built.
   /// - Throws: `DatasetError` if the folder does not exist.
   public static func repositoryData(
-    environment: [String: String], sourceFile: String = #filePath
+    environment: [String: String], sourceFile: String? = nil
   ) throws -> URL {
+    let sourceFile = sourceFile ?? thisSourceFile
     if let override = environment[environmentVariable], !override.isEmpty {
       let url = URL(fileURLWithPath: override, isDirectory: true)
       guard isDirectory(url) else {
