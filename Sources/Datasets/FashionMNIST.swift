@@ -1,0 +1,87 @@
+import Foundation
+
+/// Fashion-MNIST: 70 000 greyscale 28×28 images of clothing in 10 classes.
+///
+/// Xiao, Rasul and Vollgraf, "Fashion-MNIST: a novel image dataset for benchmarking machine
+/// learning algorithms", arXiv:1708.07747, 2017. Read from the four gzip IDX files that the
+/// Debian package `dataset-fashion-mnist` installs.
+public enum FashionMNIST {
+  /// Where `dataset-fashion-mnist` installs the files.
+  public static let defaultDirectory = URL(
+    fileURLWithPath: "/usr/share/datasets/fashion-mnist", isDirectory: true)
+
+  /// The class names, indexed by label.
+  public static let classNames = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+  ]
+
+  /// The file names of the training and test images and labels.
+  public static let fileNames = (
+    trainImages: "train-images-idx3-ubyte.gz", trainLabels: "train-labels-idx1-ubyte.gz",
+    testImages: "t10k-images-idx3-ubyte.gz", testLabels: "t10k-labels-idx1-ubyte.gz"
+  )
+
+  /// Loads the training (60 000) and test (10 000) images with their labels.
+  ///
+  /// - Parameter directory: The folder holding the four IDX files (gzip or plain, under the
+  ///   names in `fileNames`).
+  /// - Returns: The training and test sets, pixels 0...255, labels 0...9.
+  /// - Throws: `DatasetError` if a file is missing or damaged, if image and label counts differ,
+  ///   or if a label is outside 0...9.
+  /// - Complexity: O(n) in the total number of pixels.
+  public static func load(
+    directory: URL = defaultDirectory
+  ) throws -> (train: LabeledImages, test: LabeledImages) {
+    let remedy =
+      "install the data with `apt-get install dataset-fashion-mnist` (or reinstall it with "
+      + "`apt-get install --reinstall dataset-fashion-mnist`), or pass the folder that holds "
+      + "the Fashion-MNIST IDX files"
+    let train = try loadPair(
+      images: directory.appendingPathComponent(fileNames.trainImages),
+      labels: directory.appendingPathComponent(fileNames.trainLabels), remedy: remedy)
+    let test = try loadPair(
+      images: directory.appendingPathComponent(fileNames.testImages),
+      labels: directory.appendingPathComponent(fileNames.testLabels), remedy: remedy)
+    return (train, test)
+  }
+
+  /// Reads one images file and its labels file and checks that they agree.
+  ///
+  /// - Throws: `DatasetError` as `load(directory:)`.
+  public static func loadPair(
+    images imagesURL: URL, labels labelsURL: URL, classCount: Int = 10,
+    remedy: String = DataFile.defaultRemedy
+  ) throws -> LabeledImages {
+    let images = try IDXFile.read(at: imagesURL, remedy: remedy)
+    guard images.shape.count == 3 else {
+      throw DatasetError(
+        .badHeader, path: imagesURL.path,
+        problem: "expected 3 dimensions (images × rows × columns), the header has shape "
+          + "\(images.shape)", remedy: remedy)
+    }
+    let labels = try IDXFile.read(at: labelsURL, remedy: remedy)
+    guard labels.shape.count == 1 else {
+      throw DatasetError(
+        .badHeader, path: labelsURL.path,
+        problem: "expected 1 dimension (labels), the header has shape \(labels.shape)",
+        remedy: remedy)
+    }
+    guard images.shape[0] == labels.shape[0] else {
+      throw DatasetError(
+        .inconsistent, path: labelsURL.path,
+        problem: "holds \(labels.shape[0]) labels but \(imagesURL.lastPathComponent) holds "
+          + "\(images.shape[0]) images", remedy: remedy)
+    }
+    if let index = labels.elements.firstIndex(where: { Int($0) >= classCount }) {
+      throw DatasetError(
+        .valueOutOfRange, path: labelsURL.path,
+        problem: "label \(labels.elements[index]) at position \(index) is outside "
+          + "0..<\(classCount)", remedy: remedy)
+    }
+
+    return LabeledImages(
+      count: images.shape[0], rows: images.shape[1], columns: images.shape[2],
+      pixels: images.elements, labels: labels.elements)
+  }
+}
