@@ -41,8 +41,12 @@ public enum IDXFile {
   public static func read(
     at url: URL, remedy: String = DataFile.defaultRemedy
   ) throws -> IDXArray {
-    let bytes = try DataFile.contents(of: url, remedy: remedy)
-    return try decode(bytes, path: url.path, remedy: remedy)
+    let raw = try DataFile.rawContents(of: url, remedy: remedy)
+    guard raw.count >= 2, raw[0] == 0x1f, raw[1] == 0x8b else {
+      return try decode(raw, path: url.path, remedy: remedy)
+    }
+    let inflated = try DataFile.inflateGzip(raw, path: url.path, remedy: remedy)
+    return try decode(inflated, path: url.path, remedy: remedy, holder: "the decompressed file")
   }
 
   /// Decodes the (decompressed) bytes of an IDX file.
@@ -54,6 +58,13 @@ public enum IDXFile {
   /// - Throws: `DatasetError`, as `read(at:remedy:)`.
   public static func decode(
     _ bytes: [UInt8], path: String, remedy: String = DataFile.defaultRemedy
+  ) throws -> IDXArray {
+    try decode(bytes, path: path, remedy: remedy, holder: "the file")
+  }
+
+  /// Decodes IDX bytes; `holder` names them in messages ("the file", "the decompressed file").
+  static func decode(
+    _ bytes: [UInt8], path: String, remedy: String, holder: String
   ) throws -> IDXArray {
     func failure(_ kind: DatasetError.Kind, _ problem: String) -> DatasetError {
       DatasetError(kind, path: path, problem: problem, remedy: remedy)
@@ -80,7 +91,7 @@ public enum IDXFile {
     guard bytes.count >= headerSize else {
       throw failure(
         .truncated,
-        "truncated: header of \(rank) dimensions needs \(headerSize) bytes but the file holds "
+        "truncated: header of \(rank) dimensions needs \(headerSize) bytes but \(holder) holds "
           + "\(bytes.count)")
     }
     var shape: [Int] = []
@@ -101,13 +112,13 @@ public enum IDXFile {
     guard bytes.count >= expected else {
       throw failure(
         .truncated,
-        "truncated: \(described) (\(expected) bytes) but the file holds \(bytes.count) bytes")
+        "truncated: \(described) (\(expected) bytes) but \(holder) holds \(bytes.count) bytes")
     }
     guard bytes.count == expected else {
       throw failure(
         .trailingBytes,
-        "\(bytes.count - expected) trailing bytes: \(described) (\(expected) bytes) but the "
-          + "file holds \(bytes.count) bytes")
+        "\(bytes.count - expected) trailing bytes: \(described) (\(expected) bytes) but "
+          + "\(holder) holds \(bytes.count) bytes")
     }
 
     return IDXArray(shape: shape, elements: Array(bytes[headerSize...]))

@@ -33,7 +33,8 @@ struct DatasetReaderTests {
     let bytes = idxBytes(shape: shape, elements: elements)
     try folder.writeGzip(Array(bytes[..<10]), to: "head.gz")
     try folder.writeGzip(Array(bytes[10...]), to: "tail.gz")
-    let joined = try DataFile.rawContents(of: folder.file("head.gz"))
+    let joined =
+      try DataFile.rawContents(of: folder.file("head.gz"))
       + DataFile.rawContents(of: folder.file("tail.gz"))
     try folder.writePlain(joined, to: "a.idx.gz")
 
@@ -60,6 +61,7 @@ struct DatasetReaderTests {
     #expect(text.contains("3×2×4"))
     #expect(text.contains("40 bytes") && text.contains("35 bytes"))
     #expect(text.hasSuffix("fetch it again"))
+    #expect(text.contains("the decompressed file holds") == gzip)
   }
 
   @Test("a header cut short is a truncation error")

@@ -59,11 +59,13 @@ func expectDatasetError(
 ) -> DatasetError? {
   do {
     try body()
-    Issue.record("expected a DatasetError of kind \(kind), nothing was thrown",
+    Issue.record(
+      "expected a DatasetError of kind \(kind), nothing was thrown",
       sourceLocation: sourceLocation)
   } catch let error as DatasetError {
     #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
-    #expect(!error.description.contains("\n"), "not one line: \(error)",
+    #expect(
+      !error.description.contains("\n"), "not one line: \(error)",
       sourceLocation: sourceLocation)
     return error
   } catch {
