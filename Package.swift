@@ -30,8 +30,12 @@ let package = Package(
       name: "Experiments",
       dependencies: ["Tensors", "Autodiff", "Layers", "Optimizers", "Aggregation", "Datasets"],
       swiftSettings: swiftSettings),
+    .target(
+      name: "BayesAggCommandLine",
+      dependencies: ["Experiments", "Aggregation", "Datasets", "Tensors", "Autodiff", "Layers"],
+      swiftSettings: swiftSettings),
     .executableTarget(
-      name: "bayesagg", dependencies: ["Experiments", "CCPUFeatures"],
+      name: "bayesagg", dependencies: ["BayesAggCommandLine", "CCPUFeatures"],
       swiftSettings: swiftSettings),
     .target(
       name: "BayesAggTestSupport", dependencies: ["Tensors", "Autodiff"],
@@ -40,7 +44,7 @@ let package = Package(
       name: "BayesAggTests",
       dependencies: [
         "BayesAggTestSupport", "Tensors", "Autodiff", "Layers", "Optimizers", "Aggregation",
-        "Datasets", "Experiments", "CZlib",
+        "Datasets", "Experiments", "CZlib", "BayesAggCommandLine",
       ],
       exclude: ["Fixtures"],
       swiftSettings: swiftSettings),

@@ -1,0 +1,131 @@
+import Datasets
+import Experiments
+import Foundation
+import Tensors
+
+/// The `bayesagg` command: subcommands, help, exit codes.
+///
+/// Exit codes: 0 success (and `--help`), 1 a failure while running (missing or corrupt data,
+/// divergence, unwritable output), 64 a usage error.
+public enum Tool {
+  static let commands: [(name: String, summary: String)] = [
+    ("train", "train one method on a recipe and write its results"),
+    ("compare", "train several methods on a recipe and print their test scores side by side"),
+    ("bench", "time training steps of LS and BayesAgg-MTL (median ms per step, ratio)"),
+    ("recipes", "list the recipes and their default settings"),
+    ("methods", "list the methods"),
+  ]
+
+  /// Runs the tool with `arguments` (without the program name) and returns the exit code.
+  public static func main(_ arguments: [String], console: Console = .standard()) -> Int32 {
+    guard let command = arguments.first, command != "--help", command != "-h",
+      command != "help"
+    else {
+      console.print(overview)
+      return 0
+    }
+    let rest = Array(arguments.dropFirst())
+    do {
+      switch command {
+      case "train": return try Train.run(rest, console: console)
+      case "compare": return try Compare.run(rest, console: console)
+      case "bench": return try Bench.run(rest, console: console)
+      case "recipes": return try listRecipes(rest, console: console)
+      case "methods": return try listMethods(rest, console: console)
+      default:
+        throw UsageError(
+          "unknown command '\(command)'; choose one of: "
+            + commands.map(\.name).joined(separator: ", "))
+      }
+    } catch let error as UsageError {
+      console.note("bayesagg: error: \(error.message)")
+      console.note("Run 'bayesagg \(isKnown(command) ? command + " " : "")--help' for usage.")
+      return 64
+    } catch {
+      console.note("bayesagg: error: \(error)")
+      return 1
+    }
+  }
+
+  static var overview: String {
+    var lines = [
+      "bayesagg — multi-task training with BayesAgg-MTL and the methods it is compared against",
+      "",
+      "USAGE: bayesagg <command> [options]",
+      "",
+      "COMMANDS:",
+    ]
+    for (name, summary) in commands {
+      lines.append("  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + summary)
+    }
+    lines += [
+      "",
+      "Run 'bayesagg <command> --help' for a command's options.",
+      "Example: bayesagg compare --recipe fashion-mtl --methods ls,bayesagg",
+    ]
+    return lines.joined(separator: "\n")
+  }
+
+  /// Help text for a subcommand.
+  static func help(_ usage: String, _ summary: String, _ specs: [OptionSpec], footer: String = "")
+    -> String
+  {
+    var lines = [summary, "", "USAGE: " + usage, "", "OPTIONS:"]
+    for spec in specs + [OptionSpec("help", nil, "show this help")] {
+      var left = "  --" + spec.name + (spec.valueName.map { " " + $0 } ?? "")
+      if left.count < 28 {
+        left = left.padding(toLength: 28, withPad: " ", startingAt: 0)
+      } else {
+        left += "\n" + String(repeating: " ", count: 28)
+      }
+      lines.append(left + spec.help)
+    }
+    if !footer.isEmpty { lines += ["", footer] }
+    return lines.joined(separator: "\n")
+  }
+
+  static func isKnown(_ command: String) -> Bool {
+    commands.contains { $0.name == command }
+  }
+
+  /// Parses `arguments` against `specs`; returns `nil` after printing help for `--help`.
+  static func parse(
+    _ arguments: [String], specs: [OptionSpec], command: String, help text: String,
+    console: Console
+  ) throws -> ParsedOptions? {
+    if arguments.contains("--help") || arguments.contains("-h") {
+      console.print(text)
+      return nil
+    }
+    return try ParsedOptions(arguments, specs: specs, command: command)
+  }
+
+  static func listRecipes(_ arguments: [String], console: Console) throws -> Int32 {
+    let text = help("bayesagg recipes", "List the recipes and their defaults.", [])
+    guard try parse(arguments, specs: [], command: "recipes", help: text, console: console) != nil
+    else { return 0 }
+    for (name, summary) in RecipeCatalog.entries {
+      console.print(name.padding(toLength: 13, withPad: " ", startingAt: 0) + summary)
+    }
+    console.print("")
+    console.print("Defaults are a short schedule; the seed's full schedule is given per recipe:")
+    console.print("  fashion-mtl  6 epochs, 1 LS epoch, batch 128, lr 1e-3, γ 5e-4, α 5e-4;"
+      + " full: --epochs 50 --ls-epochs 3")
+    console.print("  penguins     60 epochs, 10 LS epochs, batch 32, γ 5e-3, α 0.3 (regression)"
+      + " / 0.1 (classification); full: --epochs 100")
+    console.print("  digits-mtl   10 epochs, 2 LS epochs, batch 64")
+    return 0
+  }
+
+  static func listMethods(_ arguments: [String], console: Console) throws -> Int32 {
+    let text = help("bayesagg methods", "List the methods.", [])
+    guard try parse(arguments, specs: [], command: "methods", help: text, console: console) != nil
+    else { return 0 }
+    for method in Method.allCases {
+      console.print(
+        method.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+          + method.summary + " (" + method.paper + ")")
+    }
+    return 0
+  }
+}

@@ -1,0 +1,134 @@
+import Experiments
+import Foundation
+
+/// `bayesagg train`: one method on one recipe.
+enum Train {
+  static let specs: [OptionSpec] =
+    TrainingOptions.specs + [
+      OptionSpec("method", "NAME", "ls, stl or bayesagg (default bayesagg)"),
+      OptionSpec("output", "PATH", "folder for config.json, metrics.jsonl, summary.json "
+        + "(default runs/RECIPE-METHOD)"),
+      OptionSpec("quiet", nil, "print only the final scores"),
+    ]
+
+  static let helpText = Tool.help(
+    "bayesagg train --recipe NAME [--method NAME] [options]",
+    "Train a multi-task network on a recipe with one method; write its results.", specs,
+    footer: "Writes config.json (every resolved setting), metrics.jsonl (per epoch: validation "
+      + "and test\nmetrics per task) and summary.json (the best-validation epoch's test scores).")
+
+  static func run(_ arguments: [String], console: Console) throws -> Int32 {
+    guard
+      let options = try Tool.parse(
+        arguments, specs: specs, command: "train", help: helpText, console: console)
+    else { return 0 }
+    let method = try TrainingOptions.method(options.string("method") ?? "bayesagg")
+    let recipe = try TrainingOptions.loadRecipe(options)
+    let configuration = try TrainingOptions.configuration(options, recipe: recipe, method: method)
+    let output = URL(fileURLWithPath: options.string("output") ?? "runs/\(recipe.name)-\(method)")
+    let summary = try runOne(
+      recipe: recipe, configuration: configuration, output: output, quiet: options.has("quiet"),
+      console: console)
+    console.print(ComparisonTable.markdown([(method.displayName, summary)]))
+    console.print("Results in \(output.path)")
+    return 0
+  }
+
+  /// Trains one configuration into `output`, showing progress; returns its summary.
+  static func runOne(
+    recipe: Recipe, configuration: TrainingConfiguration, output: URL, quiet: Bool,
+    console: Console
+  ) throws -> RunSummary {
+    let directory = try RunDirectory(output)
+    let name = configuration.method.displayName
+    if !quiet {
+      console.note(
+        "\(name) on \(recipe.name): \(recipe.train.count) training, "
+          + "\(recipe.validation.count) validation, \(recipe.test.count) test examples; "
+          + "\(recipe.taskNames.count) tasks; \(configuration.epochs) epochs"
+          + (configuration.method == .bayesagg ? " (\(configuration.lsEpochs) LS)" : "")
+          + "; writing \(output.path)")
+    }
+    return try Experiment.run(recipe: recipe, configuration: configuration, directory: directory)
+    { event in
+      guard !quiet else { return }
+      show(event, method: name, console: console)
+    }
+  }
+
+  static func show(_ event: TrainingEvent, method: String, console: Console) {
+    switch event {
+    case .epochStarted:
+      break
+    case .step(let epoch, let step, let steps, let loss, let left):
+      console.progress(
+        "[\(method)] epoch \(epoch) step \(step)/\(steps) loss "
+          + String(format: "%.4f", loss) + " · \(clock(left)) left")
+    case .epochFinished(let record):
+      var line = "[\(method)]" + (record.task.map { " \($0)" } ?? "")
+        + " epoch \(record.epoch) (\(record.phase)) train loss "
+        + String(format: "%.4f", record.trainLoss)
+      if let accuracy = record.validation.meanAccuracy {
+        line += " · val acc " + String(format: "%.2f%%", 100 * accuracy)
+      }
+      if let mse = record.validation.meanMSE {
+        line += " · val MSE " + String(format: "%.4f", mse)
+      }
+      if let accuracy = record.test.meanAccuracy {
+        line += " · test acc " + String(format: "%.2f%%", 100 * accuracy)
+      }
+      line += " · " + String(format: "%.1f s", record.seconds)
+      console.note(line)
+    }
+  }
+}
+
+/// `bayesagg compare`: several methods on one recipe, scores side by side.
+enum Compare {
+  static let specs: [OptionSpec] =
+    TrainingOptions.specs + [
+      OptionSpec("methods", "LIST", "comma-separated methods (default ls,bayesagg)"),
+      OptionSpec("output", "PATH", "folder with one sub-folder per method and comparison.md "
+        + "(default runs/RECIPE)"),
+      OptionSpec("quiet", nil, "print only the final table"),
+    ]
+
+  static let helpText = Tool.help(
+    "bayesagg compare --recipe NAME [--methods LIST] [options]",
+    "Train several methods with the same data, seed and schedule; print their test scores "
+      + "side by side.", specs,
+    footer: "Each method writes its own folder (see 'bayesagg train --help'); the table is "
+      + "also written\nto comparison.md in the output folder.")
+
+  static func run(_ arguments: [String], console: Console) throws -> Int32 {
+    guard
+      let options = try Tool.parse(
+        arguments, specs: specs, command: "compare", help: helpText, console: console)
+    else { return 0 }
+    let names = (options.string("methods") ?? "ls,bayesagg").split(separator: ",").map(String.init)
+    let methods = try names.map(TrainingOptions.method)
+    guard !methods.isEmpty else { throw UsageError("--methods lists no method") }
+    let recipe = try TrainingOptions.loadRecipe(options)
+    let configurations = try methods.map {
+      try TrainingOptions.configuration(options, recipe: recipe, method: $0)
+    }
+    let output = URL(fileURLWithPath: options.string("output") ?? "runs/\(recipe.name)")
+    var runs: [(name: String, summary: RunSummary)] = []
+    for configuration in configurations {
+      let summary = try Train.runOne(
+        recipe: recipe, configuration: configuration,
+        output: output.appendingPathComponent(configuration.method.rawValue),
+        quiet: options.has("quiet"), console: console)
+      runs.append((configuration.method.displayName, summary))
+    }
+    let table = ComparisonTable.markdown(runs)
+    try RunDirectory(output).writeText(
+      "# \(recipe.name): test scores at the best validation epoch\n\n" + table,
+      to: "comparison.md")
+    console.print("Test scores on \(recipe.name) at each method's best validation epoch:")
+    console.print("")
+    console.print(table)
+    console.print("Results in \(output.path)")
+    return 0
+  }
+}

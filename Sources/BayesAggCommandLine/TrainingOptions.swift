@@ -1,0 +1,84 @@
+import Experiments
+import Foundation
+
+/// The options shared by `train`, `compare` and `bench`.
+enum TrainingOptions {
+  static let recipe = OptionSpec(
+    "recipe", "NAME", "the problem to train: " + RecipeCatalog.names.joined(separator: ", "))
+  static let specs: [OptionSpec] = [
+    recipe,
+    OptionSpec("epochs", "N", "epochs to train (the recipe's short default; see `recipes`)"),
+    OptionSpec("batch-size", "N", "examples per step"),
+    OptionSpec("lr", "RATE", "Adam's learning rate; ×0.1 at 60% and 80% of the epochs"),
+    OptionSpec("weight-decay", "λ", "L2 weight decay added to the gradient, as torch's Adam"),
+    OptionSpec("seed", "N", "seed of initialisation, splits, shuffling and Monte Carlo (0)"),
+    OptionSpec("ls-epochs", "N", "BayesAgg-MTL: linear-scalarization warm-up epochs"),
+    OptionSpec("gamma", "γ", "BayesAgg-MTL: prior variance of the head parameters"),
+    OptionSpec("alpha", "α", "BayesAgg-MTL: variance power for every task"),
+    OptionSpec("alpha-regression", "α", "BayesAgg-MTL: variance power for regression tasks"),
+    OptionSpec(
+      "alpha-classification", "α", "BayesAgg-MTL: variance power for classification tasks"),
+    OptionSpec("samples", "S", "BayesAgg-MTL: Monte-Carlo samples per step (1024)"),
+    OptionSpec(
+      "moments", "KIND",
+      "BayesAgg-MTL: monte-carlo (default) or quadrature (binary and two-class heads)"),
+    OptionSpec("hidden", "LIST", "hidden layer sizes of the MLP backbone, e.g. 512,160"),
+    OptionSpec("fashion-dir", "PATH", "folder of the Fashion-MNIST IDX files "
+      + "(default /usr/share/datasets/fashion-mnist)"),
+    OptionSpec("data-dir", "PATH", "the repository's Data folder (default: found beside the "
+      + "sources, or $BAYESAGG_DATA)"),
+  ]
+
+  /// The recipe named by `--recipe`, loaded.
+  static func loadRecipe(_ options: ParsedOptions, default name: String? = nil) throws -> Recipe {
+    guard let name = options.string("recipe") ?? name else {
+      throw UsageError(
+        "--recipe is required; choose one of: " + RecipeCatalog.names.joined(separator: ", "))
+    }
+    guard RecipeCatalog.names.contains(name) else {
+      throw UsageError(
+        "unknown recipe '\(name)'; choose one of: " + RecipeCatalog.names.joined(separator: ", "))
+    }
+    let sources = DataSources(
+      fashionMNIST: options.string("fashion-dir").map { URL(fileURLWithPath: $0) },
+      repositoryData: options.string("data-dir").map { URL(fileURLWithPath: $0) })
+    return try RecipeCatalog.load(name, sources: sources, seed: try options.unsigned("seed") ?? 0)
+  }
+
+  /// The recipe's configuration for `method`, with every given option applied.
+  static func configuration(_ options: ParsedOptions, recipe: Recipe, method: Method) throws
+    -> TrainingConfiguration
+  {
+    var c = TrainingConfiguration(recipe: recipe, method: method)
+    c.seed = try options.unsigned("seed") ?? c.seed
+    c.epochs = try options.integer("epochs") ?? c.epochs
+    c.batchSize = try options.integer("batch-size") ?? c.batchSize
+    c.learningRate = Float(try options.real("lr") ?? Double(c.learningRate))
+    c.weightDecay = Float(try options.real("weight-decay") ?? Double(c.weightDecay))
+    c.lsEpochs = try options.integer("ls-epochs") ?? c.lsEpochs
+    c.gamma = try options.real("gamma") ?? c.gamma
+    if let alpha = try options.real("alpha") {
+      c.regressionPower = alpha
+      c.classificationPower = alpha
+    }
+    c.regressionPower = try options.real("alpha-regression") ?? c.regressionPower
+    c.classificationPower = try options.real("alpha-classification") ?? c.classificationPower
+    c.samples = try options.integer("samples") ?? c.samples
+    c.moments = options.string("moments") ?? c.moments
+    c.hiddenSizes = try options.integers("hidden") ?? c.hiddenSizes
+    do { try c.validate() } catch let error as ExperimentError {
+      throw UsageError(error.message)
+    }
+    return c
+  }
+
+  /// The method named `name`.
+  static func method(_ name: String) throws -> Method {
+    guard let method = Method(rawValue: name.lowercased()) else {
+      throw UsageError(
+        "unknown method '\(name)'; choose one of: "
+          + Method.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    return method
+  }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// One run from settings to files: trains with the configured method, writes `config.json`
+/// first, rewrites `metrics.jsonl` after every epoch and writes `summary.json` at the end.
+public enum Experiment {
+  /// Trains `recipe` with `configuration`, writing into `directory`.
+  ///
+  /// - Returns: the best validation epoch's scores.
+  /// - Throws: `ExperimentError` for bad settings, divergence or unwritable files, and
+  ///   BayesAgg-MTL's errors.
+  public static func run(
+    recipe: Recipe, configuration: TrainingConfiguration, directory: RunDirectory,
+    onEvent: (TrainingEvent) -> Void = { _ in }
+  ) throws -> RunSummary {
+    try configuration.validate()
+    try directory.writeJSON(configuration, to: "config.json")
+    let started = Date()
+    var records: [EpochRecord] = []
+    var writeError: Error? = nil
+    let record: (TrainingEvent) -> Void = { event in
+      if case .epochFinished(let epoch) = event {
+        records.append(epoch)
+        do { try directory.writeJSONLines(records, to: "metrics.jsonl") } catch {
+          writeError = error
+        }
+      }
+      onEvent(event)
+    }
+    let summary: RunSummary
+    switch configuration.method {
+    case .stl:
+      let result = try SingleTaskLearning(recipe: recipe, configuration: configuration)
+        .run(onEvent: record)
+      summary = RunSummary(
+        recipe: recipe.name, method: configuration.method.rawValue, bestEpoch: nil,
+        validation: result.validation, test: result.test,
+        seconds: Date().timeIntervalSince(started), bestEpochPerTask: result.bestEpochs)
+    case .ls, .bayesagg:
+      let trainer = try Trainer(recipe: recipe, configuration: configuration)
+      let all = try trainer.run(onEvent: record)
+      guard let best = bestRecord(all) else { throw ExperimentError("no epoch was trained") }
+      summary = RunSummary(
+        recipe: recipe.name, method: configuration.method.rawValue, bestEpoch: best.epoch,
+        validation: best.validation, test: best.test,
+        seconds: Date().timeIntervalSince(started), bestEpochPerTask: nil)
+    }
+    if let writeError { throw writeError }
+    try directory.writeJSON(summary, to: "summary.json")
+    return summary
+  }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// The folder a run writes: `config.json`, `metrics.jsonl` and `summary.json`.
+///
+/// Every file is written whole to a temporary name in the same folder and then renamed over
+/// the old one, so a crash or a full disk never leaves a half-written result.
+public struct RunDirectory: Sendable {
+  public let url: URL
+
+  /// Creates the folder (and its parents) if needed.
+  ///
+  /// - Throws: `ExperimentError` when the folder cannot be created.
+  public init(_ url: URL) throws {
+    self.url = url
+    do {
+      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    } catch {
+      throw ExperimentError(
+        "cannot create the output folder \(url.path): \(error.localizedDescription); "
+          + "choose another with --output")
+    }
+  }
+
+  /// Writes `value` as pretty-printed JSON to `name`.
+  public func writeJSON<Value: Encodable>(_ value: Value, to name: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    var data = try encoder.encode(value)
+    data.append(0x0A)
+    try writeAtomically(data, to: name)
+  }
+
+  /// Writes one compact JSON object per line to `name`.
+  public func writeJSONLines<Value: Encodable>(_ values: [Value], to name: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var data = Data()
+    for value in values {
+      data.append(try encoder.encode(value))
+      data.append(0x0A)
+    }
+    try writeAtomically(data, to: name)
+  }
+
+  /// Writes text to `name`.
+  public func writeText(_ text: String, to name: String) throws {
+    try writeAtomically(Data(text.utf8), to: name)
+  }
+
+  /// Writes `data` beside the target and renames it into place.
+  public func writeAtomically(_ data: Data, to name: String) throws {
+    let target = url.appendingPathComponent(name)
+    let temporary = url.appendingPathComponent(".\(name).partial-\(getpid())")
+    do {
+      try data.write(to: temporary)
+      if rename(temporary.path, target.path) != 0 {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temporary)
+        throw ExperimentError("cannot move \(temporary.path) to \(target.path): \(reason)")
+      }
+    } catch let error as ExperimentError {
+      throw error
+    } catch {
+      try? FileManager.default.removeItem(at: temporary)
+      throw ExperimentError(
+        "cannot write \(target.path): \(error.localizedDescription); check the disk and "
+          + "the folder's permissions")
+    }
+  }
+}

@@ -1,0 +1,286 @@
+import Aggregation
+import Autodiff
+import Datasets
+import Foundation
+import Layers
+import Optimizers
+import Tensors
+
+/// What the trainer reports while it works; the executable decides how to show it.
+public enum TrainingEvent: Sendable {
+  /// An epoch begins. `phase` is `ls` during the warm-up, else the method's name.
+  case epochStarted(epoch: Int, epochs: Int, phase: String, task: String?)
+  /// A step finished. `secondsLeft` estimates the rest of this training run.
+  case step(epoch: Int, step: Int, steps: Int, loss: Double, secondsLeft: Double)
+  /// An epoch finished and was evaluated.
+  case epochFinished(EpochRecord)
+}
+
+/// Trains one multi-task network on a recipe with LS or BayesAgg-MTL.
+///
+/// Each step: the backbone maps the batch to the representation `h`; the heads get the
+/// gradient of the summed task losses; the backbone gets the gradient of the summed losses (LS,
+/// and BayesAgg-MTL's warm-up epochs) or BayesAgg-MTL's aggregated `∂L/∂h` backpropagated from
+/// `h`. BayesAgg-MTL's full-data posteriors are refitted at the start of each epoch from the
+/// representations and labels collected during the previous one.
+public final class Trainer {
+  public let recipe: Recipe
+  public let configuration: TrainingConfiguration
+  public let model: MultiTaskModel
+  private var generator: RandomGenerator
+  private let optimizer: Adam
+  private let schedule: MultiStepSchedule
+  private let bayesAgg: BayesAggMTL?
+
+  /// Builds the model and optimiser for `recipe` with `configuration`.
+  ///
+  /// - Precondition: `configuration.method` is LS or BayesAgg-MTL (single-task learning trains
+  ///   one `Trainer` per task; see `SingleTaskLearning`).
+  public init(recipe: Recipe, configuration: TrainingConfiguration) throws {
+    precondition(configuration.method != .stl, "train STL through SingleTaskLearning")
+    try configuration.validate()
+    self.recipe = recipe
+    self.configuration = configuration
+    var generator = RandomGenerator(seed: configuration.seed)
+    let backbone = MLP(
+      inputSize: recipe.train.featureCount, hiddenSizes: configuration.hiddenSizes,
+      activation: recipe.activation, using: &generator)
+    let heads = recipe.groups.map {
+      Linear(inputSize: backbone.outputSize, outputSize: $0.outputCount, using: &generator)
+    }
+    model = MultiTaskModel(backbone: backbone, heads: heads)
+    optimizer = Adam(groups: [
+      ParameterGroup(
+        parameters: model.sharedParameters, learningRate: configuration.learningRate,
+        weightDecay: configuration.weightDecay),
+      ParameterGroup(
+        parameters: model.headParameters, learningRate: configuration.learningRate,
+        weightDecay: configuration.weightDecay,
+        maxGradientNorm: configuration.headMaxGradientNorm),
+    ])
+    schedule = .seedDefault(epochs: configuration.epochs)
+    bayesAgg =
+      configuration.method == .bayesagg
+      ? BayesAggMTL(
+        groups: recipe.groups.map(\.kind), representationSize: backbone.outputSize,
+        configuration: configuration.bayesAgg)
+      : nil
+    self.generator = generator.split()
+  }
+
+  /// Trains for the configured epochs, evaluating on the validation and test splits after
+  /// each one.
+  ///
+  /// - Parameter onEvent: receives progress; called on the training thread.
+  /// - Returns: one record per epoch.
+  /// - Throws: `ExperimentError` when the loss stops being finite; BayesAgg-MTL's errors.
+  public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
+    let stepsPerEpoch = (recipe.train.count + configuration.batchSize - 1)
+      / configuration.batchSize
+    let totalSteps = stepsPerEpoch * configuration.epochs
+    let started = Date()
+    var stepsDone = 0
+    var records: [EpochRecord] = []
+    var collected: CollectedFeatures? = nil
+    for epoch in 0..<configuration.epochs {
+      let epochStarted = Date()
+      let factor = schedule.learningRateFactor(atEpoch: epoch)
+      optimizer.setLearningRateFactor(factor)
+      let aggregating = bayesAgg != nil && epoch >= configuration.lsEpochs
+      if epoch >= configuration.lsEpochs, let limit = configuration.sharedMaxGradientNorm {
+        optimizer.groups[0].maxGradientNorm = limit
+      }
+      let phase = aggregating ? configuration.method.rawValue : "ls"
+      onEvent(.epochStarted(epoch: epoch + 1, epochs: configuration.epochs, phase: phase,
+        task: nil))
+      if aggregating, let bayesAgg, let features = collected {
+        try bayesAgg.updateFullDataPosteriors(
+          features: features.matrix(), labels: features.labelMatrices(), heads: currentHeads())
+      }
+      var gathering = bayesAgg.map { _ in CollectedFeatures(groups: recipe.groups) }
+      let batches = EpochBatches(
+        count: recipe.train.count, batchSize: configuration.batchSize, using: &generator)
+      var lossTotal = 0.0
+      for (step, rows) in batches.enumerated() {
+        let batch = recipe.train.rows(rows)
+        let loss = try trainStep(on: batch, aggregating: aggregating, gathering: &gathering)
+        guard loss.isFinite else {
+          throw ExperimentError(
+            "training diverged: the loss is \(loss) at epoch \(epoch + 1), step \(step + 1); "
+              + "lower --lr or check the inputs for NaN")
+        }
+        lossTotal += loss
+        stepsDone += 1
+        let elapsed = Date().timeIntervalSince(started)
+        let left = elapsed / Double(stepsDone) * Double(totalSteps - stepsDone)
+        onEvent(.step(epoch: epoch + 1, step: step + 1, steps: stepsPerEpoch, loss: loss,
+          secondsLeft: left))
+      }
+      collected = gathering
+      let evaluator = makeEvaluator()
+      let record = EpochRecord(
+        epoch: epoch + 1, task: nil, phase: phase,
+        trainLoss: lossTotal / Double(max(stepsPerEpoch, 1)),
+        seconds: Date().timeIntervalSince(epochStarted),
+        learningRate: configuration.learningRate * factor,
+        validation: evaluator.evaluate(model, on: recipe.validation),
+        test: evaluator.evaluate(model, on: recipe.test))
+      records.append(record)
+      onEvent(.epochFinished(record))
+    }
+    return records
+  }
+
+  /// One optimiser step on `batch`, aggregating with BayesAgg-MTL when `aggregating` is true
+  /// (and the method is BayesAgg-MTL); returns the summed task loss. For benchmarks.
+  public func benchmarkStep(on batch: MultiTaskData, aggregating: Bool) throws -> Double {
+    var none: CollectedFeatures? = nil
+    return try trainStep(on: batch, aggregating: aggregating, gathering: &none)
+  }
+
+  /// Refits BayesAgg-MTL's full-data posteriors from the representations of `data` under the
+  /// current backbone. For benchmarks; training refits from the previous epoch by itself.
+  public func refitFullDataPosteriors(using data: MultiTaskData) throws {
+    guard let bayesAgg else { return }
+    var features = CollectedFeatures(groups: recipe.groups)
+    var start = 0
+    while start < data.count {
+      let batch = data.rows(Array(start..<min(start + 1024, data.count)))
+      features.append(model.backbone(Variable(batch.inputs)).value, labels: batch.labels)
+      start += 1024
+    }
+    try bayesAgg.updateFullDataPosteriors(
+      features: features.matrix(), labels: features.labelMatrices(), heads: currentHeads())
+  }
+
+  /// The aggregated representation gradient for `batch` alone, without a training step. For
+  /// benchmarks of the aggregation's own cost.
+  public func aggregatedGradient(for batch: MultiTaskData) throws -> Matrix? {
+    guard let bayesAgg else { return nil }
+    let h = model.backbone(Variable(batch.inputs)).value
+    return try bayesAgg.representationGradient(
+      Matrix(h), labels: labelMatrices(batch.labels), heads: currentHeads(), using: &generator)
+  }
+
+  /// One optimiser step on `batch`; returns the summed task loss.
+  private func trainStep(
+    on batch: MultiTaskData, aggregating: Bool, gathering: inout CollectedFeatures?
+  ) throws -> Double {
+    model.zeroGradients()
+    let h = model.backbone(Variable(batch.inputs))
+    gathering?.append(h.value, labels: batch.labels)
+    // Under BayesAgg-MTL the heads read a constant copy of h, so the loss reaches only them.
+    let headInput = aggregating ? h.detached() : h
+    let losses = taskLosses(headInput, labels: batch.labels)
+    let total = Variable.sum(losses)
+    total.backward()
+    if aggregating, let bayesAgg {
+      let gradient = try bayesAgg.representationGradient(
+        Matrix(h.value), labels: labelMatrices(batch.labels), heads: currentHeads(),
+        using: &generator)
+      h.backward(seed: Tensor(shape: h.shape, scalars: gradient.scalars.map(Float.init)))
+    }
+    optimizer.step()
+    return Double(total.value.scalar)
+  }
+
+  /// One loss per task, in task order: BCE per binary output, cross-entropy per multiclass
+  /// group, squared error per regression output; missing labels masked.
+  func taskLosses(_ h: Variable, labels: [[Float]]) -> [Variable] {
+    var losses: [Variable] = []
+    for (g, group) in recipe.groups.enumerated() {
+      let outputs = model.heads[g](h)
+      let columns = group.kind.taskCount
+      switch group.kind {
+      case .binary, .regression:
+        for o in 0..<columns {
+          let column = columns == 1 ? outputs : outputs.columns(o..<(o + 1))
+          let y = stride(from: o, to: labels[g].count, by: columns).map { labels[g][$0] }
+          let mask = y.map { !$0.isNaN }
+          let targets = y.map { $0.isNaN ? 0 : $0 }
+          if case .binary = group.kind {
+            losses.append(
+              Loss.binaryCrossEntropyWithLogits(column, targets: targets, mask: mask))
+          } else {
+            losses.append(Loss.meanSquaredError(column, targets: targets, mask: mask))
+          }
+        }
+      case .multiclass:
+        let mask = labels[g].map { !$0.isNaN }
+        let classes = labels[g].map { $0.isNaN ? 0 : Int($0) }
+        losses.append(Loss.crossEntropy(outputs, labels: classes, mask: mask))
+      }
+    }
+    return losses
+  }
+
+  /// The heads' current parameters in Double, as BayesAgg-MTL reads them.
+  private func currentHeads() -> [TaskHead] {
+    model.heads.map { head in
+      TaskHead(
+        weight: Matrix(head.weight.value),
+        bias: head.bias.map { $0.value.scalars.map(Double.init) }
+          ?? [Double](repeating: 0, count: head.outputSize))
+    }
+  }
+
+  private func labelMatrices(_ labels: [[Float]]) -> [Matrix] {
+    zip(recipe.groups, labels).map { group, values in
+      let columns = group.kind.taskCount
+      return Matrix(
+        rows: values.count / columns, columns: columns, scalars: values.map(Double.init))
+    }
+  }
+
+  private func makeEvaluator() -> Evaluator {
+    var evaluator = Evaluator(groups: recipe.groups)
+    if let bayesAgg, configuration.epochs > configuration.lsEpochs {
+      for (g, group) in recipe.groups.enumerated() where group.kind.isRegression {
+        evaluator.regressionMeans[g] = bayesAgg.regressionPosteriorMean(group: g)
+      }
+    }
+    return evaluator
+  }
+}
+
+/// The representations and labels of one epoch's training batches, for the full-data
+/// posteriors of the next epoch.
+struct CollectedFeatures {
+  let groups: [TaskGroupDescription]
+  private var features: [Float] = []
+  private var labels: [[Float]]
+  private var width = 0
+
+  init(groups: [TaskGroupDescription]) {
+    self.groups = groups
+    labels = groups.map { _ in [] }
+  }
+
+  mutating func append(_ h: Tensor, labels batchLabels: [[Float]]) {
+    width = h.shape[1]
+    features.append(contentsOf: h.scalars)
+    for g in labels.indices { labels[g].append(contentsOf: batchLabels[g]) }
+  }
+
+  func matrix() -> Matrix {
+    Matrix(rows: features.count / max(width, 1), columns: width,
+      scalars: features.map(Double.init))
+  }
+
+  func labelMatrices() -> [Matrix] {
+    zip(groups, labels).map { group, values in
+      let columns = group.kind.taskCount
+      return Matrix(rows: values.count / columns, columns: columns,
+        scalars: values.map(Double.init))
+    }
+  }
+}
+
+extension Matrix {
+  /// A Double copy of a rank-2 tensor.
+  init(_ tensor: Tensor) {
+    precondition(tensor.rank == 2, "Matrix from a tensor of shape \(tensor.shape)")
+    self.init(rows: tensor.shape[0], columns: tensor.shape[1],
+      scalars: tensor.scalars.map(Double.init))
+  }
+}

@@ -1,0 +1,82 @@
+import Aggregation
+
+/// Every setting of one run, resolved: recipe defaults overridden by the user's options.
+/// Written to `config.json` so that a run can be repeated.
+public struct TrainingConfiguration: Sendable, Codable, Equatable {
+  public var recipe: String
+  public var method: Method
+  public var epochs: Int
+  public var batchSize: Int
+  public var learningRate: Float
+  public var weightDecay: Float
+  public var seed: UInt64
+  /// Linear-scalarization epochs before BayesAgg-MTL takes over.
+  public var lsEpochs: Int
+  /// BayesAgg-MTL's prior variance γ.
+  public var gamma: Double
+  /// BayesAgg-MTL's power α for regression tasks.
+  public var regressionPower: Double
+  /// BayesAgg-MTL's power α for classification tasks.
+  public var classificationPower: Double
+  /// Monte-Carlo samples S for classification moments.
+  public var samples: Int
+  /// `monte-carlo` or `quadrature` (binary outputs and two-class groups only).
+  public var moments: String
+  public var headMaxGradientNorm: Float?
+  public var sharedMaxGradientNorm: Float?
+  public var hiddenSizes: [Int]
+
+  /// The configuration a recipe proposes for `method`.
+  public init(recipe: Recipe, method: Method, seed: UInt64 = 0) {
+    let d = recipe.defaults
+    self.recipe = recipe.name
+    self.method = method
+    epochs = d.epochs
+    batchSize = d.batchSize
+    learningRate = d.learningRate
+    weightDecay = d.weightDecay
+    self.seed = seed
+    lsEpochs = d.lsEpochs
+    gamma = d.gamma
+    regressionPower = d.regressionPower
+    classificationPower = d.classificationPower
+    samples = 1024
+    moments = "monte-carlo"
+    headMaxGradientNorm = d.headMaxGradientNorm
+    sharedMaxGradientNorm = d.sharedMaxGradientNorm
+    hiddenSizes = recipe.hiddenSizes
+  }
+
+  /// Checks ranges that the trainer relies on.
+  ///
+  /// - Throws: `ExperimentError` naming the bad setting and its allowed range.
+  public func validate() throws {
+    func require(_ condition: Bool, _ message: String) throws {
+      if !condition { throw ExperimentError(message) }
+    }
+    try require(epochs >= 1, "--epochs must be at least 1 (got \(epochs))")
+    try require(batchSize >= 1, "--batch-size must be at least 1 (got \(batchSize))")
+    try require(learningRate > 0 && learningRate.isFinite,
+      "--lr must be a positive number (got \(learningRate))")
+    try require(weightDecay >= 0 && weightDecay.isFinite,
+      "--weight-decay must be ≥ 0 (got \(weightDecay))")
+    try require(lsEpochs >= 0, "--ls-epochs must be ≥ 0 (got \(lsEpochs))")
+    try require(gamma > 0 && gamma.isFinite, "--gamma must be a positive number (got \(gamma))")
+    try require(regressionPower >= 0 && regressionPower.isFinite,
+      "--alpha-regression must be ≥ 0 (got \(regressionPower))")
+    try require(classificationPower >= 0 && classificationPower.isFinite,
+      "--alpha-classification must be ≥ 0 (got \(classificationPower))")
+    try require(samples >= 1, "--samples must be at least 1 (got \(samples))")
+    try require(["monte-carlo", "quadrature"].contains(moments),
+      "--moments must be monte-carlo or quadrature (got \(moments))")
+    try require(!hiddenSizes.isEmpty && hiddenSizes.allSatisfy { $0 >= 1 },
+      "--hidden must list positive layer sizes (got \(hiddenSizes))")
+  }
+
+  /// BayesAgg-MTL's settings.
+  public var bayesAgg: BayesAggConfiguration {
+    BayesAggConfiguration(
+      gamma: gamma, regressionPower: regressionPower, classificationPower: classificationPower,
+      samples: samples, momentMethod: moments == "quadrature" ? .quadrature : .monteCarlo)
+  }
+}
