@@ -31,7 +31,8 @@ public struct TaskMoments: Sendable {
   /// The batch size `B`.
   public var batchSize: Int { mean.rows }
 
-  mutating func setPresent(_ b: Int, _ t: Int) { present[b * taskCount + t] = true }
+  /// Marks task `t` present for datum `b`.
+  public mutating func setPresent(_ b: Int, _ t: Int) { present[b * taskCount + t] = true }
 
   /// Whether task `t` has a label for datum `b`.
   public func isPresent(_ b: Int, task t: Int) -> Bool { present[b * taskCount + t] }
