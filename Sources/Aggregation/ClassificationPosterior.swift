@@ -1,0 +1,176 @@
+import Foundation
+import Tensors
+
+// Laplace-style posteriors of classification heads: one Newton step of the log-joint from the
+// current head parameters, with generalised Gauss–Newton curvature (Achituve et al., ICML 2024;
+// the reference code's `LastLayerPosteriorTaylorApprox`):
+//
+//   a = ∇L(W) + Λ_p (W − m_p),   Λ = Σ_n Jₙᵀ Hₙ Jₙ + Λ_p,   mean = W − Λ⁻¹ a,   cov = Λ⁻¹
+//
+// with L the summed loss, Jₙ = hbₙ ⊗ I the logits' Jacobian and Hₙ the loss Hessian in the
+// logits.
+
+/// `σ(z) = 1 / (1 + e^(−z))`, without overflow for large `|z|`.
+@inline(__always)
+func sigmoid(_ z: Double) -> Double {
+  if z >= 0 { return 1 / (1 + exp(-z)) }
+  let e = exp(z)
+  return e / (1 + e)
+}
+
+/// Posteriors of the parameters `[w_o, b_o]` of each binary output, independently.
+///
+/// For sigmoid outputs with binary cross-entropy the curvature is `p(1 − p) hb hbᵀ` per datum,
+/// so the outputs decouple into `(d + 1) × (d + 1)` blocks.
+/// - Parameters:
+///   - features: `H`, `[n, d]`.
+///   - labels: `[n, O]` in {0, 1}; NaN leaves the datum out of that output's likelihood.
+///   - head: The current head, weight `[O, d]`, the expansion point.
+///   - priors: One prior per output (the full-data posteriors), or `nil` for `N(0, γI)`.
+///   - gamma: The prior variance γ when `priors` is `nil`.
+///   - name: How errors name the posteriors.
+/// - Throws: `LinearAlgebraError` if a precision does not factorise.
+/// - Precondition: shapes agree.
+/// - Complexity: O(O · (n · d² + d³)).
+func binaryPosteriors(
+  features: Matrix, labels: Matrix, head: TaskHead, priors: [GaussianPosterior]?, gamma: Double,
+  name: String
+) throws -> [GaussianPosterior] {
+  let (n, d, outputs) = (features.rows, features.columns, head.weight.rows)
+  precondition(
+    labels.rows == n && labels.columns == outputs && head.weight.columns == d,
+    "binaryPosteriors: features \(features.shape), labels \(labels.shape), head "
+      + "\(head.weight.shape)")
+  let parameters = head.parameters
+  var result: [GaussianPosterior] = []
+  for o in 0..<outputs {
+    let theta = Array(parameters[(o * (d + 1))..<((o + 1) * (d + 1))])
+    let rows = (0..<n).filter { !labels[$0, o].isNaN }
+    let hb = features.gatheringRows(rows).appendingColumn(repeating: 1)
+
+    // Gradient of the summed BCE and the Gauss–Newton curvature.
+    var residual = [Double](repeating: 0, count: rows.count)
+    var weighted = hb
+    for (i, row) in rows.enumerated() {
+      var z = theta[d]
+      for j in 0..<d { z += theta[j] * hb[i, j] }
+      let p = sigmoid(z)
+      residual[i] = p - labels[row, o]
+      for j in 0...d { weighted[i, j] *= p * (1 - p) }
+    }
+    let gradient = matmul(hb, Matrix(column: residual), transposeA: true).scalars
+    var precision = matmul(weighted, hb, transposeA: true)
+
+    let (priorMean, priorPrecision) = prior(priors?[o], size: d + 1, gamma: gamma)
+    precision = precision + priorPrecision
+    precision.symmetrizeFromLower()
+    result.append(
+      try newtonStep(
+        theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
+        priorPrecision: priorPrecision, name: "\(name), binary output \(o)"))
+  }
+  return result
+}
+
+/// The posterior of all parameters `[W | b]` (`[K, d + 1]`, flattened row-major) of a
+/// softmax head.
+///
+/// The curvature per datum is `(diag(p) − ppᵀ) ⊗ hb hbᵀ`; block `(c, c′)` of the `K(d + 1)`
+/// square precision is `Σ_n (δ_cc′ p_c − p_c p_c′) hbₙ hbₙᵀ`.
+/// - Parameters:
+///   - features: `H`, `[n, d]`.
+///   - labels: `[n, 1]` class indices; NaN leaves the datum out.
+///   - head: The current head, weight `[K, d]`, the expansion point.
+///   - prior: The prior (the full-data posterior), or `nil` for `N(0, γI)`.
+///   - gamma: The prior variance γ when `prior` is `nil`.
+///   - name: How errors name the posterior.
+/// - Throws: `LinearAlgebraError` if the precision does not factorise.
+/// - Precondition: shapes agree; labels are valid class indices.
+/// - Complexity: O(K² · n · d² + K³ · d³).
+func multiclassPosterior(
+  features: Matrix, labels: Matrix, head: TaskHead, prior given: GaussianPosterior?,
+  gamma: Double, name: String
+) throws -> GaussianPosterior {
+  let (n, d, classes) = (features.rows, features.columns, head.weight.rows)
+  precondition(
+    labels.rows == n && labels.columns == 1 && head.weight.columns == d,
+    "multiclassPosterior: features \(features.shape), labels \(labels.shape), head "
+      + "\(head.weight.shape)")
+  let width = d + 1
+  let theta = head.parameters
+  let rows = (0..<n).filter { !labels[$0, 0].isNaN }
+  let hb = features.gatheringRows(rows).appendingColumn(repeating: 1)
+  let headMatrix = Matrix(rows: classes, columns: width, scalars: theta)
+  var probabilities = matmul(hb, headMatrix, transposeB: true)
+  softmaxRows(&probabilities)
+  var residual = probabilities
+  for (i, row) in rows.enumerated() { residual[i, Int(labels[row, 0])] -= 1 }
+  let gradient = matmul(residual, hb, transposeA: true).scalars
+
+  var precision = Matrix(rows: classes * width, columns: classes * width)
+  for c in 0..<classes {
+    for c2 in c..<classes {
+      var weighted = hb
+      for i in 0..<rows.count {
+        let p = probabilities[i, c]
+        let w = (c == c2 ? p : 0) - p * probabilities[i, c2]
+        for j in 0..<width { weighted[i, j] *= w }
+      }
+      let block = matmul(weighted, hb, transposeA: true)
+      for i in 0..<width {
+        for j in 0..<width {
+          precision[c * width + i, c2 * width + j] = block[i, j]
+          precision[c2 * width + j, c * width + i] = block[i, j]
+        }
+      }
+    }
+  }
+  let (priorMean, priorPrecision) = prior(given, size: classes * width, gamma: gamma)
+  precision = precision + priorPrecision
+  precision.symmetrizeFromLower()
+  return try newtonStep(
+    theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
+    priorPrecision: priorPrecision, name: "\(name), multiclass parameters")
+}
+
+/// The given prior's mean and precision, or those of `N(0, γI)`.
+private func prior(_ given: GaussianPosterior?, size: Int, gamma: Double) -> ([Double], Matrix) {
+  if let given {
+    precondition(
+      given.mean.count == size, "prior has \(given.mean.count) parameters, expected \(size)")
+    return (given.mean, given.precision)
+  }
+  return ([Double](repeating: 0, count: size), Matrix.identity(size, scale: 1 / gamma))
+}
+
+/// `mean = θ − Λ⁻¹ (∇L + Λ_p (θ − m_p))`, covariance `Λ⁻¹`.
+private func newtonStep(
+  theta: [Double], gradient: [Double], precision: Matrix, priorMean: [Double],
+  priorPrecision: Matrix, name: String
+) throws -> GaussianPosterior {
+  let offset = zip(theta, priorMean).map { $0 - $1 }
+  let pull = matmul(priorPrecision, Matrix(column: offset)).scalars
+  let step = zip(gradient, pull).map { $0 + $1 }
+  var posterior = try GaussianPosterior(mean: theta, precision: precision, name: name)
+  let delta = posterior.factor.solve(step)
+  for i in posterior.mean.indices { posterior.mean[i] -= delta[i] }
+  return posterior
+}
+
+/// Replaces each row `z` by `softmax(z)`, subtracting the row maximum first.
+func softmaxRows(_ matrix: inout Matrix) {
+  let (rows, k) = (matrix.rows, matrix.columns)
+  matrix.scalars.withUnsafeMutableBufferPointer { buffer in
+    for i in 0..<rows {
+      var largest = -Double.infinity
+      for c in 0..<k { largest = max(largest, buffer[i * k + c]) }
+      var total = 0.0
+      for c in 0..<k {
+        let e = exp(buffer[i * k + c] - largest)
+        buffer[i * k + c] = e
+        total += e
+      }
+      for c in 0..<k { buffer[i * k + c] /= total }
+    }
+  }
+}

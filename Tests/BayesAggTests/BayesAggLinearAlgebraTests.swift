@@ -1,0 +1,139 @@
+import BayesAggTestSupport
+import Testing
+import Tensors
+
+/// A random `rows × columns` matrix of standard normals.
+func randomMatrix(_ rows: Int, _ columns: Int, _ generator: inout RandomGenerator) -> Matrix {
+  Matrix(rows: rows, columns: columns, scalars: (0..<(rows * columns)).map { _ in
+    generator.nextNormal()
+  })
+}
+
+/// The naive triple loop, as the oracle for `matmul`.
+func naiveProduct(_ a: Matrix, _ b: Matrix) -> Matrix {
+  var c = Matrix(rows: a.rows, columns: b.columns)
+  for i in 0..<a.rows {
+    for j in 0..<b.columns {
+      for k in 0..<a.columns { c[i, j] += a[i, k] * b[k, j] }
+    }
+  }
+  return c
+}
+
+@Suite("Matrix linear algebra (BLAS and LAPACK kernels)")
+struct BayesAggLinearAlgebraTests {
+  @Test("matmul agrees with the naive product for every transpose combination")
+  func products() {
+    var generator = RandomGenerator(seed: 3)
+    let a = randomMatrix(4, 6, &generator)
+    let b = randomMatrix(6, 5, &generator)
+    let expected = naiveProduct(a, b)
+    let tolerance = Tolerance(relative: 1e-12, absolute: 1e-12)
+    expectClose(matmul(a, b), expected, tolerance: tolerance, "A B")
+    expectClose(matmul(a.transposed(), b, transposeA: true), expected, tolerance: tolerance, "AᵀᵀB")
+    expectClose(matmul(a, b.transposed(), transposeB: true), expected, tolerance: tolerance, "A Bᵀᵀ")
+    expectClose(
+      matmul(a.transposed(), b.transposed(), transposeA: true, transposeB: true, alpha: 2),
+      2 * expected, tolerance: tolerance, "2 Aᵀᵀ Bᵀᵀ")
+  }
+
+  @Test("a product of blocks equals the product of the copied blocks")
+  func blockProduct() {
+    var generator = RandomGenerator(seed: 4)
+    let a = randomMatrix(5, 7, &generator)
+    let b = randomMatrix(6, 4, &generator)
+    var c = Matrix(rows: 3, columns: 2)
+    c.multiplyAccumulate(
+      a, block: MatrixBlock(firstRow: 1, firstColumn: 2, rows: 3, columns: 4),
+      b, block: MatrixBlock(firstRow: 2, firstColumn: 1, rows: 4, columns: 2))
+    let expected = naiveProduct(
+      a.gatheringRows([1, 2, 3]).slicingColumns(2..<6),
+      b.gatheringRows([2, 3, 4, 5]).slicingColumns(1..<3))
+    expectClose(c, expected, tolerance: Tolerance(relative: 1e-12, absolute: 1e-12), "blocks")
+  }
+
+  @Test("Cholesky solve, inverse and sampling transform of a positive-definite matrix")
+  func choleskyRoundTrip() throws {
+    var generator = RandomGenerator(seed: 5)
+    let x = randomMatrix(20, 6, &generator)
+    var a = matmul(x, x, transposeA: true)
+    a.addToDiagonal(0.5)
+    let factor = try a.cholesky(name: "test matrix")
+    #expect(factor.jitter == 0)
+    let tolerance = Tolerance(relative: 1e-10, absolute: 1e-10)
+    expectClose(matmul(factor.lower, factor.lower, transposeB: true), a, tolerance: tolerance,
+      "L Lᵀ")
+    let b = randomMatrix(6, 3, &generator)
+    expectClose(matmul(a, factor.solve(b)), b, tolerance: tolerance, "A A⁻¹B")
+    expectClose(matmul(a, factor.inverse()), Matrix.identity(6), tolerance: tolerance, "A A⁻¹")
+    let z = randomMatrix(4, 6, &generator)
+    expectClose(matmul(factor.rightSolveLower(z), factor.lower), z, tolerance: tolerance,
+      "(Z L⁻¹) L")
+    expectClose(factor.rightMultiplyLowerTransposed(z), matmul(z, factor.lower, transposeB: true),
+      tolerance: tolerance, "Z Lᵀ")
+  }
+
+  @Test("Cholesky of a semi-definite matrix succeeds after escalating jitter")
+  func jitterRescuesSemiDefinite() throws {
+    let v = Matrix([[1, 2, 3]])
+    let rankOne = matmul(v, v, transposeA: true)
+    let factor = try rankOne.cholesky(name: "rank-one Gramian")
+    #expect(factor.jitter > 0)
+    #expect(factor.lower.isFinite)
+  }
+
+  @Test("Cholesky of a negative-definite matrix throws an error naming the matrix")
+  func negativeDefiniteThrows() {
+    let negative = Matrix.identity(3, scale: -2)
+    #expect {
+      _ = try negative.cholesky(name: "precision of group 7")
+    } throws: { error in
+      guard let error = error as? LinearAlgebraError else { return false }
+      let text = error.description
+      return error.size == 3 && error.largestJitter > 0 && text.contains("precision of group 7")
+        && text.contains("γ")
+    }
+  }
+
+  @Test("Cholesky of a matrix with NaN throws instead of calling LAPACK")
+  func nonFiniteThrows() {
+    var a = Matrix.identity(2)
+    a[0, 1] = .nan
+    #expect(throws: LinearAlgebraError.self) { _ = try a.cholesky() }
+  }
+
+  @Test("the symmetric eigendecomposition reconstructs the matrix")
+  func eigendecomposition() throws {
+    let a = Matrix([[2, 1, 0], [1, 3, 1], [0, 1, 4]])
+    let (values, vectors) = try a.symmetricEigendecomposition()
+    #expect(values == values.sorted())
+    var scaled = vectors
+    for i in 0..<3 {
+      for k in 0..<3 { scaled[i, k] *= values[k] }
+    }
+    expectClose(matmul(scaled, vectors, transposeB: true), a,
+      tolerance: Tolerance(relative: 1e-12, absolute: 1e-12), "V diag(λ) Vᵀ")
+  }
+}
+
+@Suite("Closeness helper")
+struct BayesAggClosenessTests {
+  @Test("reports the worst element and its multi-index")
+  func worstElement() {
+    let verdict = closeness(
+      [1, 2, 3, 4.5], shape: [2, 2], to: [1, 2, 3, 4], shape: [2, 2],
+      tolerance: Tolerance(relative: 0, absolute: 0.1))
+    #expect(!verdict.isClose)
+    #expect(verdict.worstIndex == 3)
+    #expect(verdict.description.contains("[1, 1]"))
+  }
+
+  @Test("rejects a shape mismatch and a NaN before comparing values")
+  func shapeAndNaN() {
+    #expect(!closeness([1, 2], shape: [2], to: [1, 2], shape: [1, 2], tolerance: .float64).isClose)
+    let nan = closeness([1, .nan], shape: [2], to: [1, 2], shape: [2], tolerance: .float64)
+    #expect(!nan.isClose && nan.description.contains("NaN"))
+    #expect(closeness([1, 2 + 1e-13], shape: [2], to: [1, 2], shape: [2], tolerance: .float64)
+      .isClose)
+  }
+}
