@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+@testable import BayesAggCommandLine
+
+/// Runs the tool in-process and captures what it prints.
+final class CapturedConsole {
+  var out = ""
+  var error = ""
+  lazy var console = Console(
+    isInteractive: false, writeOut: { [unowned self] in self.out += $0 },
+    writeError: { [unowned self] in self.error += $0 })
+}
+
+func runTool(_ arguments: [String]) -> (code: Int32, out: String, error: String) {
+  let captured = CapturedConsole()
+  let code = Tool.main(arguments, console: captured.console)
+  return (code, captured.out, captured.error)
+}
+
+func temporaryFolder(_ name: String) -> URL {
+  let url = FileManager.default.temporaryDirectory
+    .appendingPathComponent("bayesagg-tests-\(getpid())-\(name)-\(UInt32.random(in: 0...UInt32.max))")
+  try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+/// A bad command line and a fragment its one-line error must contain.
+struct UsageCase: CustomStringConvertible, Sendable {
+  let arguments: [String]
+  let expected: String
+  let code: Int32
+  var description: String { arguments.joined(separator: " ") }
+}
+
+@Suite("Command line")
+struct CommandLineTests {
+  @Test("--help prints usage on stdout and exits 0, for the tool and every command",
+    arguments: [[], ["--help"], ["train", "--help"], ["compare", "--help"], ["bench", "--help"],
+      ["recipes", "--help"], ["methods", "--help"]])
+  func help(_ arguments: [String]) {
+    let result = runTool(arguments)
+    #expect(result.code == 0)
+    #expect(result.out.contains("USAGE"))
+    #expect(result.error.isEmpty)
+  }
+
+  @Test("bad command lines give a one-line error and a non-zero exit", arguments: [
+    UsageCase(arguments: ["fly"], expected: "unknown command 'fly'", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "cifar"], expected: "unknown recipe 'cifar'",
+      code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--method", "magic"],
+      expected: "unknown method 'magic'", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--epochs", "two"],
+      expected: "--epochs expects a whole number, got 'two'", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--epochs", "0"],
+      expected: "--epochs must be at least 1", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--lr"],
+      expected: "--lr needs a value", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--gamma", "nan"],
+      expected: "--gamma expects a number", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--epoch", "3"],
+      expected: "did you mean --epochs?", code: 64),
+    UsageCase(arguments: ["train"], expected: "--recipe is required", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--hidden", "64,x"],
+      expected: "--hidden expects whole numbers", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--moments", "exact"],
+      expected: "--moments must be monte-carlo or quadrature", code: 64),
+    UsageCase(arguments: ["train", "--recipe", "fashion-mtl", "--fashion-dir", "/nonexistent"],
+      expected: "/nonexistent/train-images-idx3-ubyte.gz", code: 1),
+    UsageCase(arguments: ["train", "--recipe", "penguins", "--data-dir", "/nonexistent"],
+      expected: "/nonexistent/penguins", code: 1),
+  ])
+  func usageErrors(_ testCase: UsageCase) {
+    let result = runTool(testCase.arguments)
+    #expect(result.code == testCase.code)
+    let firstLine = result.error.split(separator: "\n").first.map(String.init) ?? ""
+    #expect(firstLine.hasPrefix("bayesagg: error: "), "\(result.error)")
+    #expect(firstLine.contains(testCase.expected), "\(result.error)")
+  }
+
+  @Test("a truncated IDX file names the file and exits 1")
+  func truncatedIDX() throws {
+    let folder = temporaryFolder("truncated")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let source = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+    for name in ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+      "t10k-labels-idx1-ubyte.gz"]
+    {
+      try FileManager.default.copyItem(
+        at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+    }
+    let whole = try Data(contentsOf: source.appendingPathComponent("train-images-idx3-ubyte.gz"))
+    try whole.prefix(whole.count / 3).write(
+      to: folder.appendingPathComponent("train-images-idx3-ubyte.gz"))
+    let result = runTool(["train", "--recipe", "fashion-mtl", "--fashion-dir", folder.path])
+    #expect(result.code == 1)
+    #expect(result.error.contains("train-images-idx3-ubyte.gz"), "\(result.error)")
+    #expect(result.error.split(separator: "\n").count == 1, "\(result.error)")
+  }
+
+  @Test("recipes and methods list every entry")
+  func listings() {
+    let recipes = runTool(["recipes"])
+    #expect(recipes.code == 0)
+    for name in ["fashion-mtl", "penguins", "digits-mtl"] { #expect(recipes.out.contains(name)) }
+    let methods = runTool(["methods"])
+    #expect(methods.code == 0)
+    for name in ["ls", "stl", "bayesagg"] { #expect(methods.out.contains(name)) }
+  }
+
+  @Test("option parsing accepts --name=value and keeps the last repeat")
+  func parsing() throws {
+    let specs = [OptionSpec("epochs", "N", ""), OptionSpec("quiet", nil, "")]
+    let options = try ParsedOptions(["--epochs=3", "--quiet", "--epochs", "5"], specs: specs,
+      command: "train")
+    #expect(try options.integer("epochs") == 5)
+    #expect(options.has("quiet"))
+    #expect(throws: UsageError.self) {
+      try ParsedOptions(["--quiet=yes"], specs: specs, command: "train")
+    }
+    #expect(throws: UsageError.self) {
+      try ParsedOptions(["stray"], specs: specs, command: "train")
+    }
+  }
+}

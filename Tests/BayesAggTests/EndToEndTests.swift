@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+@testable import BayesAggCommandLine
+@testable import Experiments
+
+/// Reads a run folder's files.
+struct RunFiles {
+  let folder: URL
+
+  func json(_ name: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: folder.appendingPathComponent(name))
+    return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+  }
+
+  func jsonLines(_ name: String) throws -> [[String: Any]] {
+    let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+    return try text.split(separator: "\n").map {
+      try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+  }
+}
+
+@Suite("End to end", .serialized)
+struct EndToEndTests {
+  @Test("penguins: one epoch of LS and BayesAgg-MTL writes config, metrics and summary")
+  func penguinsOneEpoch() throws {
+    let folder = temporaryFolder("penguins")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = runTool([
+      "compare", "--recipe", "penguins", "--methods", "ls,bayesagg,stl", "--epochs", "2",
+      "--ls-epochs", "1", "--samples", "64", "--output", folder.path,
+    ])
+    #expect(result.code == 0, "\(result.error)")
+    #expect(result.out.contains("| species | accuracy ↑ |"), "\(result.out)")
+    #expect(result.out.contains("| body-mass | MSE ↓ |"))
+    for method in ["ls", "bayesagg", "stl"] {
+      let files = RunFiles(folder: folder.appendingPathComponent(method))
+      let config = try files.json("config.json")
+      #expect(config["method"] as? String == method)
+      #expect(config["samples"] as? Int == 64)
+      let lines = try files.jsonLines("metrics.jsonl")
+      #expect(lines.count == (method == "stl" ? 2 * 3 : 2))
+      let summary = try files.json("summary.json")
+      let test = try #require(summary["test"] as? [String: Any])
+      let tasks = try #require(test["tasks"] as? [[String: Any]])
+      #expect(tasks.map { $0["task"] as? String } == ["species", "sex", "body-mass"])
+      for task in tasks {
+        let loss = try #require(task["loss"] as? Double)
+        #expect(loss.isFinite && loss >= 0)
+      }
+    }
+    let bayes = try RunFiles(folder: folder.appendingPathComponent("bayesagg"))
+      .jsonLines("metrics.jsonl")
+    #expect(bayes.map { $0["phase"] as? String } == ["ls", "bayesagg"])
+    #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("comparison.md").path))
+  }
+
+  @Test("fashion-mtl: one epoch of BayesAgg-MTL on a subset learns better than chance")
+  func fashionOneEpoch() throws {
+    var recipe = try RecipeCatalog.load("fashion-mtl", seed: 0)
+    recipe.train = recipe.train.rows(Array(0..<3000))
+    recipe.validation = recipe.validation.rows(Array(0..<500))
+    recipe.test = recipe.test.rows(Array(0..<1000))
+    for method in [Method.ls, .bayesagg] {
+      var configuration = TrainingConfiguration(recipe: recipe, method: method)
+      configuration.epochs = 2
+      configuration.lsEpochs = 1
+      configuration.samples = 128
+      let folder = temporaryFolder("fashion-\(method)")
+      defer { try? FileManager.default.removeItem(at: folder) }
+      let summary = try Experiment.run(
+        recipe: recipe, configuration: configuration, directory: try RunDirectory(folder))
+      // Always answering "no" scores 90% on ten one-vs-rest tasks.
+      let accuracy = try #require(summary.test.meanAccuracy)
+      #expect(accuracy > 0.93, "\(method): mean accuracy \(accuracy)")
+      #expect(summary.test.tasks.count == 10)
+    }
+  }
+
+  @Test("the same seed gives the same numbers")
+  func determinism() throws {
+    func run() throws -> RunSummary {
+      let recipe = try RecipeCatalog.load("digits-mtl", seed: 3)
+      var configuration = TrainingConfiguration(recipe: recipe, method: .bayesagg, seed: 3)
+      configuration.epochs = 2
+      configuration.lsEpochs = 1
+      configuration.samples = 32
+      let folder = temporaryFolder("seed")
+      defer { try? FileManager.default.removeItem(at: folder) }
+      return try Experiment.run(
+        recipe: recipe, configuration: configuration, directory: try RunDirectory(folder))
+    }
+    let first = try run()
+    let second = try run()
+    #expect(first.test == second.test)
+  }
+}
