@@ -356,8 +356,24 @@ func checkMixed(_ golden: GoldenCase) throws {
   expectClose(
     fiveClass.mean, flat(try golden.output("group2_E_g")), tolerance: exact,
     bounds: bounds, "\(name) group 2 E_g (MC, n = \(samples))")
+
+  // The groups concatenated along the task axis, in the model's order: [b, 3, d].
   let concatenated = try golden.output("mu_g_concat")
   #expect(concatenated.shape == [batch, 3, d])
+  var means = Matrix(rows: batch, columns: 3 * d)
+  var concatenatedBounds = [Double](repeating: 0, count: batch * 3 * d)
+  for b in 0..<batch {
+    for t in 0..<3 {
+      for j in 0..<d {
+        means[b, t * d + j] = model.lastMoments[t].mean[b, j]
+        concatenatedBounds[b * 3 * d + t * d + j] =
+          t == 2 ? bounds[b * d + j] : 1e-12 + 1e-9 * abs(concatenated.matrix[b, t * d + j])
+      }
+    }
+  }
+  expectClose(
+    means, concatenated.matrix, tolerance: exact, bounds: concatenatedBounds,
+    "\(name) mu_g_concat")
 
   // The aggregated gradient against the deterministic pipeline.
   let expected = try golden.output("dL_dh_deterministic").matrix
