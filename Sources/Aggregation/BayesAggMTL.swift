@@ -203,8 +203,7 @@ public final class BayesAggMTL {
   }
 
   /// Checks shapes (precondition) and values (throws).
-  private func validate(_ h: Matrix, labels: [Matrix], heads: [TaskHead], caller: String) throws
-  {
+  private func validate(_ h: Matrix, labels: [Matrix], heads: [TaskHead], caller: String) throws {
     let (batch, d) = (h.rows, representationSize)
     precondition(
       h.columns == d, "\(caller): representation is \(h.rows)×\(h.columns), expected d = \(d)")

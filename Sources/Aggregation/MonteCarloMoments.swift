@@ -98,7 +98,8 @@ func multiclassMonteCarloMoments(
   var perSample = sum
   for s in 0..<samples {
     perSample.multiplyAccumulate(
-      residual, block: MatrixBlock(firstRow: 0, firstColumn: s * classes, rows: batch, columns: classes),
+      residual,
+      block: MatrixBlock(firstRow: 0, firstColumn: s * classes, rows: batch, columns: classes),
       weights, block: MatrixBlock(firstRow: s * classes, firstColumn: 0, rows: classes, columns: d))
     perSample.scalars.withUnsafeBufferPointer { g in
       sum.scalars.withUnsafeMutableBufferPointer { total in

@@ -1,5 +1,5 @@
-import Testing
 import Tensors
+import Testing
 
 /// How close two arrays must be: `|a − e| ≤ absolute + relative · |e|` per element.
 public struct Tolerance: Sendable, CustomStringConvertible {
@@ -79,9 +79,10 @@ public func closeness(
     return Closeness(isClose: true, description: "empty arrays", worstIndex: nil)
   }
   let at = index(worst.index, in: expectedShape)
+  let rule = bounds == nil ? "\(tolerance)" : "per-element"
   let detail =
     "worst element \(at): actual \(actual[worst.index]), expected \(expected[worst.index]), "
-    + "error \(worst.error), bound \(worst.bound) (\(bounds == nil ? "\(tolerance)" : "per-element"))"
+    + "error \(worst.error), bound \(worst.bound) (\(rule))"
   return Closeness(isClose: worst.ratio <= 1, description: detail, worstIndex: worst.index)
 }
 

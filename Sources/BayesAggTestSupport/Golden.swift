@@ -41,6 +41,9 @@ public struct GoldenError: Error, CustomStringConvertible {
 }
 
 /// One case of a golden file: named inputs and outputs.
+///
+/// `@unchecked Sendable`: the JSON values are Foundation property-list types (arrays,
+/// dictionaries, numbers, strings) that nothing mutates after parsing.
 public struct GoldenCase: @unchecked Sendable {
   /// The case's name.
   public var name: String
@@ -75,6 +78,8 @@ public struct GoldenCase: @unchecked Sendable {
 }
 
 /// A golden file: `{family, notes, tolerance, versions, cases}`.
+///
+/// `@unchecked Sendable` for the same reason as `GoldenCase`.
 public struct GoldenFile: @unchecked Sendable {
   /// The file's URL.
   public var url: URL

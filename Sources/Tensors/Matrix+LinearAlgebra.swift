@@ -20,6 +20,8 @@ public func matmul(
   _ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false,
   alpha: Double = 1
 ) -> Matrix {
+  a.checkStorage("matmul")
+  b.checkStorage("matmul")
   let m = transposeA ? a.columns : a.rows
   let k = transposeA ? a.rows : a.columns
   let kB = transposeB ? b.columns : b.rows
@@ -90,6 +92,9 @@ extension Matrix {
     _ a: Matrix, block aBlock: MatrixBlock, _ b: Matrix, block bBlock: MatrixBlock,
     alpha: Double = 1, beta: Double = 0
   ) {
+    a.checkStorage("multiplyAccumulate")
+    b.checkStorage("multiplyAccumulate")
+    checkStorage("multiplyAccumulate")
     aBlock.check(in: a, "A")
     bBlock.check(in: b, "B")
     precondition(
@@ -150,6 +155,7 @@ public struct CholeskyFactor: Sendable {
   /// - Precondition: `b.rows == size`.
   /// - Complexity: O(n² · b.columns).
   public func solve(_ b: Matrix) -> Matrix {
+    b.checkStorage("solve")
     precondition(b.rows == size, "CholeskyFactor.solve: \(b.rows) rows, factor is \(size)×\(size)")
     guard size > 0, b.columns > 0 else { return b }
     // Column-major n × k right-hand sides are the row-major transpose.
@@ -203,6 +209,7 @@ public struct CholeskyFactor: Sendable {
   public func rightSolveLower(_ z: Matrix) -> Matrix {
     precondition(
       z.columns == size, "CholeskyFactor.rightSolveLower: \(z.columns) columns, factor is \(size)")
+    z.checkStorage("rightSolveLower")
     var result = z
     guard size > 0, z.rows > 0 else { return result }
     lower.scalars.withUnsafeBufferPointer { pl in
@@ -225,6 +232,7 @@ public struct CholeskyFactor: Sendable {
     precondition(
       z.columns == size,
       "CholeskyFactor.rightMultiplyLowerTransposed: \(z.columns) columns, factor is \(size)")
+    z.checkStorage("rightMultiplyLowerTransposed")
     var result = z
     guard size > 0, z.rows > 0 else { return result }
     lower.scalars.withUnsafeBufferPointer { pl in
@@ -256,6 +264,7 @@ extension Matrix {
   public func cholesky(
     name: String = "matrix", initialJitter: Double = 1e-10, maximumJitterSteps: Int = 7
   ) throws -> CholeskyFactor {
+    checkStorage("cholesky")
     precondition(rows == columns, "cholesky: \(name) is \(rows)×\(columns), not square")
     guard isFinite else {
       throw LinearAlgebraError(
@@ -307,6 +316,7 @@ extension Matrix {
   public func symmetricEigendecomposition(name: String = "matrix") throws -> (
     values: [Double], vectors: Matrix
   ) {
+    checkStorage("symmetricEigendecomposition")
     precondition(rows == columns, "symmetricEigendecomposition: \(rows)×\(columns) not square")
     guard isFinite else {
       throw LinearAlgebraError(

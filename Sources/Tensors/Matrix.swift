@@ -8,14 +8,12 @@ public struct Matrix: Equatable, Sendable {
   public private(set) var rows: Int
   /// The number of columns.
   public private(set) var columns: Int
-  /// The elements in row-major order; `scalars.count == rows * columns` always holds.
-  public var scalars: [Double] {
-    didSet {
-      precondition(
-        scalars.count == rows * columns,
-        "Matrix: \(scalars.count) scalars do not fill a \(rows)×\(columns) matrix")
-    }
-  }
+  /// The elements in row-major order.
+  ///
+  /// Element writes through `scalars[k]` are in place (no observer, so no copy once the
+  /// storage is uniquely referenced). Keep `scalars.count == rows * columns`: every kernel
+  /// checks it with a precondition.
+  public var scalars: [Double]
 
   /// Creates a matrix from row-major scalars.
   ///
@@ -72,6 +70,14 @@ public struct Matrix: Equatable, Sendable {
 
   /// `[rows, columns]`.
   public var shape: [Int] { [rows, columns] }
+
+  /// Traps if `scalars` no longer fills `rows × columns` (a caller changed its count).
+  @inlinable
+  public func checkStorage(_ caller: String = #function) {
+    precondition(
+      scalars.count == rows * columns,
+      "Matrix.\(caller): \(scalars.count) scalars do not fill a \(rows)×\(columns) matrix")
+  }
 
   /// Element `(i, j)`.
   ///

@@ -1,12 +1,14 @@
 import BayesAggTestSupport
-import Testing
 import Tensors
+import Testing
 
 /// A random `rows × columns` matrix of standard normals.
 func randomMatrix(_ rows: Int, _ columns: Int, _ generator: inout RandomGenerator) -> Matrix {
-  Matrix(rows: rows, columns: columns, scalars: (0..<(rows * columns)).map { _ in
-    generator.nextNormal()
-  })
+  Matrix(
+    rows: rows, columns: columns,
+    scalars: (0..<(rows * columns)).map { _ in
+      generator.nextNormal()
+    })
 }
 
 /// The naive triple loop, as the oracle for `matmul`.
@@ -31,7 +33,8 @@ struct BayesAggLinearAlgebraTests {
     let tolerance = Tolerance(relative: 1e-12, absolute: 1e-12)
     expectClose(matmul(a, b), expected, tolerance: tolerance, "A B")
     expectClose(matmul(a.transposed(), b, transposeA: true), expected, tolerance: tolerance, "AᵀᵀB")
-    expectClose(matmul(a, b.transposed(), transposeB: true), expected, tolerance: tolerance, "A Bᵀᵀ")
+    expectClose(
+      matmul(a, b.transposed(), transposeB: true), expected, tolerance: tolerance, "A Bᵀᵀ")
     expectClose(
       matmul(a.transposed(), b.transposed(), transposeA: true, transposeB: true, alpha: 2),
       2 * expected, tolerance: tolerance, "2 Aᵀᵀ Bᵀᵀ")
@@ -61,15 +64,18 @@ struct BayesAggLinearAlgebraTests {
     let factor = try a.cholesky(name: "test matrix")
     #expect(factor.jitter == 0)
     let tolerance = Tolerance(relative: 1e-10, absolute: 1e-10)
-    expectClose(matmul(factor.lower, factor.lower, transposeB: true), a, tolerance: tolerance,
+    expectClose(
+      matmul(factor.lower, factor.lower, transposeB: true), a, tolerance: tolerance,
       "L Lᵀ")
     let b = randomMatrix(6, 3, &generator)
     expectClose(matmul(a, factor.solve(b)), b, tolerance: tolerance, "A A⁻¹B")
     expectClose(matmul(a, factor.inverse()), Matrix.identity(6), tolerance: tolerance, "A A⁻¹")
     let z = randomMatrix(4, 6, &generator)
-    expectClose(matmul(factor.rightSolveLower(z), factor.lower), z, tolerance: tolerance,
+    expectClose(
+      matmul(factor.rightSolveLower(z), factor.lower), z, tolerance: tolerance,
       "(Z L⁻¹) L")
-    expectClose(factor.rightMultiplyLowerTransposed(z), matmul(z, factor.lower, transposeB: true),
+    expectClose(
+      factor.rightMultiplyLowerTransposed(z), matmul(z, factor.lower, transposeB: true),
       tolerance: tolerance, "Z Lᵀ")
   }
 
@@ -111,7 +117,8 @@ struct BayesAggLinearAlgebraTests {
     for i in 0..<3 {
       for k in 0..<3 { scaled[i, k] *= values[k] }
     }
-    expectClose(matmul(scaled, vectors, transposeB: true), a,
+    expectClose(
+      matmul(scaled, vectors, transposeB: true), a,
       tolerance: Tolerance(relative: 1e-12, absolute: 1e-12), "V diag(λ) Vᵀ")
   }
 }
@@ -130,10 +137,12 @@ struct BayesAggClosenessTests {
 
   @Test("rejects a shape mismatch and a NaN before comparing values")
   func shapeAndNaN() {
-    #expect(!closeness([1, 2], shape: [2], to: [1, 2], shape: [1, 2], tolerance: .float64).isClose)
+    #expect(
+      !closeness([1, 2], shape: [2], to: [1, 2], shape: [1, 2], tolerance: .float64).isClose)
     let nan = closeness([1, .nan], shape: [2], to: [1, 2], shape: [2], tolerance: .float64)
     #expect(!nan.isClose && nan.description.contains("NaN"))
-    #expect(closeness([1, 2 + 1e-13], shape: [2], to: [1, 2], shape: [2], tolerance: .float64)
-      .isClose)
+    #expect(
+      closeness([1, 2 + 1e-13], shape: [2], to: [1, 2], shape: [2], tolerance: .float64)
+        .isClose)
   }
 }

@@ -1,7 +1,7 @@
 import Aggregation
 import BayesAggTestSupport
-import Testing
 import Tensors
+import Testing
 
 /// A small mixed problem: 2 regression outputs, 3 binary tasks, a 4-class task.
 struct MixedProblem {
@@ -122,9 +122,11 @@ struct BayesAggPropertyTests {
       features: h.gatheringRows(rows), labels: Matrix(column: rows.map { y[$0, 1] }),
       prior: nil, gamma: 0.5, name: "reduced")
     let tolerance = Tolerance(relative: 1e-12, absolute: 1e-14)
-    expectClose(Matrix(rows: 1, columns: 3, scalars: posterior.means.row(1)), reduced.means,
+    expectClose(
+      Matrix(rows: 1, columns: 3, scalars: posterior.means.row(1)), reduced.means,
       tolerance: tolerance, "mean of output 1")
-    expectClose(posterior.blocks[1].covariance, reduced.blocks[0].covariance,
+    expectClose(
+      posterior.blocks[1].covariance, reduced.blocks[0].covariance,
       tolerance: tolerance, "covariance of output 1")
     let moments = posterior.gradientMoments(h: h, labels: y)
     #expect(!moments.isPresent(2, task: 1) && moments.isPresent(2, task: 0))

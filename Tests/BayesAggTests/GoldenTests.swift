@@ -1,9 +1,8 @@
+import Aggregation
 import BayesAggTestSupport
 import Foundation
-import Testing
 import Tensors
-
-import Aggregation
+import Testing
 
 /// The golden fixture folder, next to this file (the package excludes it from the target).
 let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -132,23 +131,30 @@ func checkRegression(_ golden: GoldenCase) throws {
   }
   let name = golden.name
   #expect(full.blocks.count == 1 && batch.blocks.count == 1, "\(name): one shared Σ expected")
-  expectClose(full.means, try golden.output("full_posterior_mean").matrix, tolerance: exact,
+  expectClose(
+    full.means, try golden.output("full_posterior_mean").matrix, tolerance: exact,
     "\(name) full posterior mean")
-  expectClose(full.blocks[0].covariance, try golden.output("full_posterior_cov").matrix,
+  expectClose(
+    full.blocks[0].covariance, try golden.output("full_posterior_cov").matrix,
     tolerance: exact, "\(name) full posterior covariance")
-  expectClose(full.blocks[0].precision, try golden.output("full_posterior_precision").matrix,
+  expectClose(
+    full.blocks[0].precision, try golden.output("full_posterior_precision").matrix,
     tolerance: exact, "\(name) full posterior precision")
-  expectClose(batch.means, try golden.output("batch_posterior_mean").matrix, tolerance: exact,
+  expectClose(
+    batch.means, try golden.output("batch_posterior_mean").matrix, tolerance: exact,
     "\(name) batch posterior mean")
-  expectClose(batch.blocks[0].covariance, try golden.output("batch_posterior_cov").matrix,
+  expectClose(
+    batch.blocks[0].covariance, try golden.output("batch_posterior_cov").matrix,
     tolerance: exact, "\(name) batch posterior covariance")
   #expect(model.regressionPosteriorMean(group: 0) == full.means)
 
   let moments = model.lastMoments[0]
   expectClose(moments.mean, flat(try golden.output("E_g")), tolerance: exact, "\(name) E_g")
-  expectClose(moments.variance, flat(try golden.output("Var_g_raw")), tolerance: exact,
+  expectClose(
+    moments.variance, flat(try golden.output("Var_g_raw")), tolerance: exact,
     "\(name) Var_g_raw")
-  expectClose(moments.clampedVariance(power: power, floor: 1e-8),
+  expectClose(
+    moments.clampedVariance(power: power, floor: 1e-8),
     flat(try golden.output("Sigma_g")), tolerance: exact, "\(name) Sigma_g")
   expectClose(gradient, try golden.output("dL_dh").matrix, tolerance: exact, "\(name) dL_dh")
 }
@@ -176,7 +182,8 @@ func checkClassification(_ golden: GoldenCase, binary: Bool) throws {
     let configuration = BayesAggConfiguration(
       gamma: try golden.input("gamma").scalar, regressionPower: 0, classificationPower: power,
       samples: samples, momentMethod: method)
-    let model = BayesAggMTL(groups: [kind], representationSize: h.columns,
+    let model = BayesAggMTL(
+      groups: [kind], representationSize: h.columns,
       configuration: configuration)
     try model.updateFullDataPosteriors(
       features: try golden.input("full_train_features").matrix, labels: [fullLabels],
@@ -189,30 +196,39 @@ func checkClassification(_ golden: GoldenCase, binary: Bool) throws {
 
   // Posteriors (exact) and, where quadrature applies, the moments to 1e-9.
   let quadratureApplies = binary || outputs == 2
-  let (model, gradient) = try run(quadratureApplies ? .quadrature : .monteCarlo,
+  let (model, gradient) = try run(
+    quadratureApplies ? .quadrature : .monteCarlo,
     samples: 1024, seed: 11)
   switch (model.fullDataPosteriors[0], model.lastBatchPosteriors[0]) {
   case (.binary(let full)?, .binary(let batch)):
-    expectClose(full.flatMap(\.mean), shape: [outputs * (h.columns + 1)],
+    expectClose(
+      full.flatMap(\.mean), shape: [outputs * (h.columns + 1)],
       try golden.output("full_posterior_mean").scalars,
       shape: try golden.output("full_posterior_mean").shape, tolerance: exact,
       "\(name) full posterior mean")
-    expectClose(blockDiagonalCovariance(full), try golden.output("full_posterior_cov").matrix,
+    expectClose(
+      blockDiagonalCovariance(full), try golden.output("full_posterior_cov").matrix,
       tolerance: exact, "\(name) full posterior covariance")
-    expectClose(batch.flatMap(\.mean), shape: [outputs * (h.columns + 1)],
+    expectClose(
+      batch.flatMap(\.mean), shape: [outputs * (h.columns + 1)],
       try golden.output("batch_posterior_mean").scalars,
       shape: try golden.output("batch_posterior_mean").shape, tolerance: exact,
       "\(name) batch posterior mean")
-    expectClose(blockDiagonalCovariance(batch), try golden.output("batch_posterior_cov").matrix,
+    expectClose(
+      blockDiagonalCovariance(batch), try golden.output("batch_posterior_cov").matrix,
       tolerance: exact, "\(name) batch posterior covariance")
   case (.multiclass(let full)?, .multiclass(let batch)):
-    expectClose(Matrix(column: full.mean), try golden.output("full_posterior_mean").matrix,
+    expectClose(
+      Matrix(column: full.mean), try golden.output("full_posterior_mean").matrix,
       tolerance: exact, "\(name) full posterior mean")
-    expectClose(full.covariance(), try golden.output("full_posterior_cov").matrix,
+    expectClose(
+      full.covariance(), try golden.output("full_posterior_cov").matrix,
       tolerance: exact, "\(name) full posterior covariance")
-    expectClose(Matrix(column: batch.mean), try golden.output("batch_posterior_mean").matrix,
+    expectClose(
+      Matrix(column: batch.mean), try golden.output("batch_posterior_mean").matrix,
       tolerance: exact, "\(name) batch posterior mean")
-    expectClose(batch.covariance(), try golden.output("batch_posterior_cov").matrix,
+    expectClose(
+      batch.covariance(), try golden.output("batch_posterior_cov").matrix,
       tolerance: exact, "\(name) batch posterior covariance")
   default:
     Issue.record("\(name): unexpected posterior kinds")
@@ -221,18 +237,22 @@ func checkClassification(_ golden: GoldenCase, binary: Bool) throws {
     let moments = model.lastMoments[0]
     let quadrature = Tolerance(relative: 1e-9, absolute: 1e-12)
     expectClose(moments.mean, expectedMean, tolerance: quadrature, "\(name) E_g (quadrature)")
-    expectClose(moments.variance, expectedVariance, tolerance: quadrature,
+    expectClose(
+      moments.variance, expectedVariance, tolerance: quadrature,
       "\(name) Var_g_raw (quadrature)")
-    expectClose(moments.clampedVariance(power: power, floor: 1e-8), expectedSigma,
+    expectClose(
+      moments.clampedVariance(power: power, floor: 1e-8), expectedSigma,
       tolerance: quadrature, "\(name) Sigma_g (quadrature)")
-    expectClose(gradient, expectedGradient, tolerance: quadrature,
+    expectClose(
+      gradient, expectedGradient, tolerance: quadrature,
       "\(name) dL_dh (quadrature)")
   }
 
   // Monte Carlo, the default: statistical agreement with the deterministic moments.
   let samples = 4096
   let (mcModel, mcGradient) = try run(.monteCarlo, samples: samples, seed: 12)
-  expectMonteCarloClose(mcModel.lastMoments[0], mean: expectedMean, variance: expectedVariance,
+  expectMonteCarloClose(
+    mcModel.lastMoments[0], mean: expectedMean, variance: expectedVariance,
     standardDeviation: standardDeviation, samples: samples, name)
   // The weighted mean inherits each task's mean error, plus the error of the weights
   // v^(−α), whose relative error is about α times that of the sampled variance.
@@ -251,7 +271,8 @@ func checkClassification(_ golden: GoldenCase, binary: Bool) throws {
         / Double(h.rows)
     }
   }
-  expectClose(mcGradient, expectedGradient, tolerance: exact, bounds: bounds,
+  expectClose(
+    mcGradient, expectedGradient, tolerance: exact, bounds: bounds,
     "\(name) dL_dh (MC, n = \(samples))")
 }
 
@@ -294,9 +315,11 @@ func checkMixed(_ golden: GoldenCase) throws {
 
   // Batch posteriors, all exact.
   if case .regression(let posterior) = model.lastBatchPosteriors[0] {
-    expectClose(posterior.means, try golden.output("group0_posterior_mean").matrix,
+    expectClose(
+      posterior.means, try golden.output("group0_posterior_mean").matrix,
       tolerance: exact, "\(name) group 0 posterior mean")
-    expectClose(posterior.blocks[0].covariance, try golden.output("group0_posterior_cov").matrix,
+    expectClose(
+      posterior.blocks[0].covariance, try golden.output("group0_posterior_cov").matrix,
       tolerance: exact, "\(name) group 0 posterior covariance")
   } else {
     Issue.record("\(name): group 0 is not a regression posterior")
@@ -306,10 +329,12 @@ func checkMixed(_ golden: GoldenCase) throws {
       Issue.record("\(name): group \(g) is not a multiclass posterior")
       continue
     }
-    expectClose(Matrix(column: posterior.mean),
+    expectClose(
+      Matrix(column: posterior.mean),
       try golden.output("group\(g)_posterior_mean").matrix, tolerance: exact,
       "\(name) group \(g) posterior mean")
-    expectClose(posterior.covariance(), try golden.output("group\(g)_posterior_cov").matrix,
+    expectClose(
+      posterior.covariance(), try golden.output("group\(g)_posterior_cov").matrix,
       tolerance: exact, "\(name) group \(g) posterior covariance")
   }
 
@@ -317,24 +342,44 @@ func checkMixed(_ golden: GoldenCase) throws {
   let powers = [regressionPower, classificationPower, classificationPower]
   for g in 0...1 {
     let moments = model.lastMoments[g]
-    expectClose(moments.mean, flat(try golden.output("group\(g)_E_g")),
+    expectClose(
+      moments.mean, flat(try golden.output("group\(g)_E_g")),
       tolerance: Tolerance(relative: 1e-9, absolute: 1e-12), "\(name) group \(g) E_g")
-    expectClose(moments.clampedVariance(power: powers[g], floor: 1e-8),
+    expectClose(
+      moments.clampedVariance(power: powers[g], floor: 1e-8),
       flat(try golden.output("group\(g)_Sigma_g")),
       tolerance: Tolerance(relative: 1e-9, absolute: 1e-12), "\(name) group \(g) Sigma_g")
   }
   let fiveClass = model.lastMoments[2]
   let root = Double(samples).squareRoot()
   let bounds = fiveClass.variance.scalars.map { 5 * max($0, 0).squareRoot() / root + 1e-6 }
-  expectClose(fiveClass.mean, flat(try golden.output("group2_E_g")), tolerance: exact,
+  expectClose(
+    fiveClass.mean, flat(try golden.output("group2_E_g")), tolerance: exact,
     bounds: bounds, "\(name) group 2 E_g (MC, n = \(samples))")
+
+  // The groups concatenated along the task axis, in the model's order: [b, 3, d].
   let concatenated = try golden.output("mu_g_concat")
   #expect(concatenated.shape == [batch, 3, d])
+  var means = Matrix(rows: batch, columns: 3 * d)
+  var concatenatedBounds = [Double](repeating: 0, count: batch * 3 * d)
+  for b in 0..<batch {
+    for t in 0..<3 {
+      for j in 0..<d {
+        means[b, t * d + j] = model.lastMoments[t].mean[b, j]
+        concatenatedBounds[b * 3 * d + t * d + j] =
+          t == 2 ? bounds[b * d + j] : 1e-12 + 1e-9 * abs(concatenated.matrix[b, t * d + j])
+      }
+    }
+  }
+  expectClose(
+    means, concatenated.matrix, tolerance: exact, bounds: concatenatedBounds,
+    "\(name) mu_g_concat")
 
   // The aggregated gradient against the deterministic pipeline.
   let expected = try golden.output("dL_dh_deterministic").matrix
   let largest = expected.scalars.map(abs).max() ?? 0
-  expectClose(gradient, expected, tolerance: Tolerance(absolute: 5 * largest / root),
+  expectClose(
+    gradient, expected, tolerance: Tolerance(absolute: 5 * largest / root),
     "\(name) dL_dh (five-class group by MC, n = \(samples))")
 
   // Limitation: `task_losses` and the head gradients are not checked here: the heads' own
