@@ -16,7 +16,7 @@ let package = Package(
     .systemLibrary(
       name: "CLinearAlgebra", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-    .target(name: "CCPUFeatures"),
+    .target(name: "CRuntimeSupport"),
     .target(name: "Tensors", dependencies: ["CLinearAlgebra"], swiftSettings: swiftSettings),
     .target(name: "Autodiff", dependencies: ["Tensors"], swiftSettings: swiftSettings),
     .target(name: "Layers", dependencies: ["Autodiff", "Tensors"], swiftSettings: swiftSettings),
@@ -35,7 +35,7 @@ let package = Package(
       dependencies: ["Experiments", "Aggregation", "Datasets", "Tensors", "Autodiff", "Layers"],
       swiftSettings: swiftSettings),
     .executableTarget(
-      name: "bayesagg", dependencies: ["BayesAggCommandLine", "CCPUFeatures"],
+      name: "bayesagg", dependencies: ["BayesAggCommandLine", "CRuntimeSupport"],
       swiftSettings: swiftSettings),
     .target(
       name: "BayesAggTestSupport", dependencies: ["Tensors", "Autodiff"],

@@ -1,5 +1,5 @@
 import BayesAggCommandLine
-import CCPUFeatures
+import CRuntimeSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -22,4 +22,5 @@ func selectBLASKernelsAndReexecute() {
 }
 
 selectBLASKernelsAndReexecute()
+keep_large_allocations_in_heap()
 exit(Tool.main(Array(CommandLine.arguments.dropFirst())))

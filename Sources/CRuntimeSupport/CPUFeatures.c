@@ -1,4 +1,4 @@
-#include "CCPUFeatures.h"
+#include "CRuntimeSupport.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

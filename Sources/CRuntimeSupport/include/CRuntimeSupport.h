@@ -1,5 +1,5 @@
-#ifndef BAYESAGG_CCPUFEATURES_H
-#define BAYESAGG_CCPUFEATURES_H
+#ifndef BAYESAGG_CRUNTIMESUPPORT_H
+#define BAYESAGG_CRUNTIMESUPPORT_H
 
 /// Instruction-set levels that both the processor and the operating system support.
 /// Read with the cpuid instruction (which valgrind and other emulators answer for the
@@ -10,5 +10,10 @@ typedef struct {
 } CPUFeatureLevels;
 
 CPUFeatureLevels cpu_feature_levels(void);
+
+/// Keeps large blocks in the heap instead of mapping and unmapping them on every malloc and
+/// free (glibc's default above 128 KiB), so that buffers reallocated every training step do
+/// not fault their pages in again.
+void keep_large_allocations_in_heap(void);
 
 #endif

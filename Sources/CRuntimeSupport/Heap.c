@@ -1,0 +1,8 @@
+#include "CRuntimeSupport.h"
+
+#include <malloc.h>
+
+void keep_large_allocations_in_heap(void) {
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
