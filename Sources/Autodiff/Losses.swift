@@ -1,7 +1,8 @@
+import Tensors
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import Tensors
 
 /// Losses as fused operations: the value and the gradient are computed together, each loss is
 /// the mean over the samples whose label is present, and a loss with no present sample is 0

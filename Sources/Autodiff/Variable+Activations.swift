@@ -1,7 +1,8 @@
+import Tensors
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import Tensors
 
 extension Variable {
   /// `max(x, 0)`; the gradient at 0 is taken as 0, as PyTorch does.

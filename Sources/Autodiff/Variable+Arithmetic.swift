@@ -117,7 +117,8 @@ extension Variable {
   ///
   /// - Precondition: rank 2 and `range` within the columns.
   public func columns(_ range: Range<Int>) -> Variable {
-    precondition(rank2 && range.lowerBound >= 0 && range.upperBound <= shape[1],
+    precondition(
+      rank2 && range.lowerBound >= 0 && range.upperBound <= shape[1],
       "columns \(range) of shape \(shape)")
     let rows = shape[0]
     let columns = shape[1]

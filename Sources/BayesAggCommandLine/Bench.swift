@@ -44,17 +44,21 @@ enum Bench {
       let rows = (0..<lsConfiguration.batchSize).map { (start + $0) % recipe.train.count }
       return recipe.train.rows(rows)
     }
+    let layers = lsConfiguration.hiddenSizes.map(String.init).joined(separator: "→")
     console.print(
       "bench \(recipe.name): batch \(lsConfiguration.batchSize), MLP "
-        + "\(recipe.train.featureCount)→\(lsConfiguration.hiddenSizes.map(String.init).joined(separator: "→")), "
+        + "\(recipe.train.featureCount)→\(layers), "
         + "\(recipe.taskNames.count) tasks, S = \(bayesConfiguration.samples) "
         + "(\(bayesConfiguration.moments)); OpenBLAS core \(LinearAlgebraBackend.coreName), "
         + "\(LinearAlgebraBackend.threadCount) threads; \(warmup) warm-up + \(steps) timed steps")
 
     let ls = try Trainer(recipe: recipe, configuration: lsConfiguration)
-    let lsTimes = try time(batches, warmup: warmup) { try ls.benchmarkStep(on: $0, aggregating: false) }
+    let lsTimes = try time(batches, warmup: warmup) {
+      try ls.benchmarkStep(on: $0, aggregating: false)
+    }
     let bayes = try Trainer(recipe: recipe, configuration: bayesConfiguration)
-    try bayes.refitFullDataPosteriors(using: recipe.train.rows(Array(0..<min(8192, recipe.train.count))))
+    try bayes.refitFullDataPosteriors(
+      using: recipe.train.rows(Array(0..<min(8192, recipe.train.count))))
     let bayesTimes = try time(batches, warmup: warmup) {
       try bayes.benchmarkStep(on: $0, aggregating: true)
     }
@@ -93,7 +97,8 @@ enum Bench {
 
   static func row(_ name: String, _ times: [Double]) -> String {
     name.padding(toLength: 36, withPad: " ", startingAt: 0)
-      + String(format: "median %8.2f ms  (min %.2f, max %.2f)", median(times),
+      + String(
+        format: "median %8.2f ms  (min %.2f, max %.2f)", median(times),
         times.min() ?? .nan, times.max() ?? .nan)
   }
 }

@@ -137,4 +137,3 @@ func editDistance(_ a: String, _ b: String) -> Int {
   }
   return previous[y.count]
 }
-

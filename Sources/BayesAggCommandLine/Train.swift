@@ -6,8 +6,10 @@ enum Train {
   static let specs: [OptionSpec] =
     TrainingOptions.specs + [
       OptionSpec("method", "NAME", "ls, stl or bayesagg (default bayesagg)"),
-      OptionSpec("output", "PATH", "folder for config.json, metrics.jsonl, summary.json "
-        + "(default runs/RECIPE-METHOD)"),
+      OptionSpec(
+        "output", "PATH",
+        "folder for config.json, metrics.jsonl, summary.json "
+          + "(default runs/RECIPE-METHOD)"),
       OptionSpec("quiet", nil, "print only the final scores"),
     ]
 
@@ -49,8 +51,8 @@ enum Train {
           + (configuration.method == .bayesagg ? " (\(configuration.lsEpochs) LS)" : "")
           + "; writing \(output.path)")
     }
-    return try Experiment.run(recipe: recipe, configuration: configuration, directory: directory)
-    { event in
+    return try Experiment.run(recipe: recipe, configuration: configuration, directory: directory) {
+      event in
       guard !quiet else { return }
       show(event, method: name, console: console)
     }
@@ -65,7 +67,8 @@ enum Train {
         "[\(method)] epoch \(epoch) step \(step)/\(steps) loss "
           + String(format: "%.4f", loss) + " · \(clock(left)) left")
     case .epochFinished(let record):
-      var line = "[\(method)]" + (record.task.map { " \($0)" } ?? "")
+      var line =
+        "[\(method)]" + (record.task.map { " \($0)" } ?? "")
         + " epoch \(record.epoch) (\(record.phase)) train loss "
         + String(format: "%.4f", record.trainLoss)
       if let accuracy = record.validation.meanAccuracy {
@@ -88,8 +91,10 @@ enum Compare {
   static let specs: [OptionSpec] =
     TrainingOptions.specs + [
       OptionSpec("methods", "LIST", "comma-separated methods (default ls,bayesagg)"),
-      OptionSpec("output", "PATH", "folder with one sub-folder per method and comparison.md "
-        + "(default runs/RECIPE)"),
+      OptionSpec(
+        "output", "PATH",
+        "folder with one sub-folder per method and comparison.md "
+          + "(default runs/RECIPE)"),
       OptionSpec("quiet", nil, "print only the final table"),
     ]
 

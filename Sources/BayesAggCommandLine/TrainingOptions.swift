@@ -23,10 +23,14 @@ enum TrainingOptions {
       "moments", "KIND",
       "BayesAgg-MTL: monte-carlo (default) or quadrature (binary and two-class heads)"),
     OptionSpec("hidden", "LIST", "hidden layer sizes of the MLP backbone, e.g. 512,160"),
-    OptionSpec("fashion-dir", "PATH", "folder of the Fashion-MNIST IDX files "
-      + "(default /usr/share/datasets/fashion-mnist)"),
-    OptionSpec("data-dir", "PATH", "the repository's Data folder (default: found beside the "
-      + "sources, or $BAYESAGG_DATA)"),
+    OptionSpec(
+      "fashion-dir", "PATH",
+      "folder of the Fashion-MNIST IDX files "
+        + "(default /usr/share/datasets/fashion-mnist)"),
+    OptionSpec(
+      "data-dir", "PATH",
+      "the repository's Data folder (default: found beside the "
+        + "sources, or $BAYESAGG_DATA)"),
   ]
 
   /// The recipe named by `--recipe`, loaded.

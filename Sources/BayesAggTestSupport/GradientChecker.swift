@@ -59,7 +59,8 @@ public func checkGradients(
       report.checkedElements += 1
       if error > report.worstError || error.isNaN {
         report.worstError = error.isNaN ? .infinity : error
-        report.worstPlace = "input \(k) element \(i): analytic \(analytic.scalars[i]), "
+        report.worstPlace =
+          "input \(k) element \(i): analytic \(analytic.scalars[i]), "
           + "numeric \(numeric)"
       }
     }

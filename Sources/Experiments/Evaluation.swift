@@ -1,6 +1,6 @@
-import Foundation
 import Aggregation
 import Autodiff
+import Foundation
 import Layers
 import Tensors
 
@@ -41,12 +41,16 @@ struct Evaluator {
         let loss = n > 0 ? lossSums[task] / Double(n) : 0
         switch group.kind {
         case .regression:
-          metrics.append(TaskMetrics(task: name, kind: "regression", accuracy: nil, loss: loss,
-            mse: loss, count: n))
+          metrics.append(
+            TaskMetrics(
+              task: name, kind: "regression", accuracy: nil, loss: loss,
+              mse: loss, count: n))
         case .binary, .multiclass:
           let accuracy = n > 0 ? Double(correct[task]) / Double(n) : 0
-          metrics.append(TaskMetrics(task: name, kind: group.kind.label, accuracy: accuracy,
-            loss: loss, mse: nil, count: n))
+          metrics.append(
+            TaskMetrics(
+              task: name, kind: group.kind.label, accuracy: accuracy,
+              loss: loss, mse: nil, count: n))
         }
         task += 1
       }

@@ -11,7 +11,8 @@ public struct TaskGroupDescription: Sendable, Equatable {
   public var taskNames: [String]
 
   public init(kind: TaskGroupKind, taskNames: [String]) {
-    precondition(taskNames.count == kind.taskCount,
+    precondition(
+      taskNames.count == kind.taskCount,
       "\(kind) carries \(kind.taskCount) tasks, got \(taskNames.count) names")
     self.kind = kind
     self.taskNames = taskNames
@@ -56,7 +57,8 @@ public struct MultiTaskData: Sendable {
       }
       return out
     }
-    return MultiTaskData(inputs: Tensor(shape: [indices.count, width], scalars: x),
+    return MultiTaskData(
+      inputs: Tensor(shape: [indices.count, width], scalars: x),
       labels: groupLabels)
   }
 }

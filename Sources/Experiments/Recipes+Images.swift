@@ -14,7 +14,11 @@ extension RecipeCatalog {
       directory: sources.fashionMNIST ?? FashionMNIST.defaultDirectory)
     let split = splitIndices(
       count: trainImages.count, validationFraction: 0.1, using: &generator)
-    let names = FashionMNIST.classNames.map { "is-" + $0.lowercased().replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: " ", with: "-") }
+    let names = FashionMNIST.classNames.map {
+      "is-"
+        + $0.lowercased().replacingOccurrences(of: "/", with: "-").replacingOccurrences(
+          of: " ", with: "-")
+    }
     return imageRecipe(
       name: "fashion-mtl", trainPool: trainImages, trainRows: split.train,
       validationRows: split.validation, test: testImages, pixelScale: 1 / 255, taskNames: names,
@@ -30,7 +34,8 @@ extension RecipeCatalog {
   static func digitsMTL(sources: DataSources, using generator: inout RandomGenerator) throws
     -> Recipe
   {
-    let directory = try sources.repositoryData.map { $0.appendingPathComponent(Digits.folderName) }
+    let directory =
+      try sources.repositoryData.map { $0.appendingPathComponent(Digits.folderName) }
       ?? DataLocation.dataset(Digits.folderName)
     let images = try Digits.load(directory: directory)
     let trainCount = min(1500, images.count)

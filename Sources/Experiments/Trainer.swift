@@ -75,7 +75,8 @@ public final class Trainer {
   /// - Returns: one record per epoch.
   /// - Throws: `ExperimentError` when the loss stops being finite; BayesAgg-MTL's errors.
   public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
-    let stepsPerEpoch = (recipe.train.count + configuration.batchSize - 1)
+    let stepsPerEpoch =
+      (recipe.train.count + configuration.batchSize - 1)
       / configuration.batchSize
     let totalSteps = stepsPerEpoch * configuration.epochs
     let started = Date()
@@ -91,8 +92,10 @@ public final class Trainer {
         optimizer.groups[0].maxGradientNorm = limit
       }
       let phase = aggregating ? configuration.method.rawValue : "ls"
-      onEvent(.epochStarted(epoch: epoch + 1, epochs: configuration.epochs, phase: phase,
-        task: nil))
+      onEvent(
+        .epochStarted(
+          epoch: epoch + 1, epochs: configuration.epochs, phase: phase,
+          task: nil))
       if aggregating, let bayesAgg, let features = collected {
         try bayesAgg.updateFullDataPosteriors(
           features: features.matrix(), labels: features.labelMatrices(), heads: currentHeads())
@@ -113,8 +116,10 @@ public final class Trainer {
         stepsDone += 1
         let elapsed = Date().timeIntervalSince(started)
         let left = elapsed / Double(stepsDone) * Double(totalSteps - stepsDone)
-        onEvent(.step(epoch: epoch + 1, step: step + 1, steps: stepsPerEpoch, loss: loss,
-          secondsLeft: left))
+        onEvent(
+          .step(
+            epoch: epoch + 1, step: step + 1, steps: stepsPerEpoch, loss: loss,
+            secondsLeft: left))
       }
       collected = gathering
       let evaluator = makeEvaluator()
@@ -263,14 +268,16 @@ struct CollectedFeatures {
   }
 
   func matrix() -> Matrix {
-    Matrix(rows: features.count / max(width, 1), columns: width,
+    Matrix(
+      rows: features.count / max(width, 1), columns: width,
       scalars: features.map(Double.init))
   }
 
   func labelMatrices() -> [Matrix] {
     zip(groups, labels).map { group, values in
       let columns = group.kind.taskCount
-      return Matrix(rows: values.count / columns, columns: columns,
+      return Matrix(
+        rows: values.count / columns, columns: columns,
         scalars: values.map(Double.init))
     }
   }
@@ -280,7 +287,8 @@ extension Matrix {
   /// A Double copy of a rank-2 tensor.
   init(_ tensor: Tensor) {
     precondition(tensor.rank == 2, "Matrix from a tensor of shape \(tensor.shape)")
-    self.init(rows: tensor.shape[0], columns: tensor.shape[1],
+    self.init(
+      rows: tensor.shape[0], columns: tensor.shape[1],
       scalars: tensor.scalars.map(Double.init))
   }
 }

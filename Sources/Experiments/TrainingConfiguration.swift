@@ -56,20 +56,26 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     }
     try require(epochs >= 1, "--epochs must be at least 1 (got \(epochs))")
     try require(batchSize >= 1, "--batch-size must be at least 1 (got \(batchSize))")
-    try require(learningRate > 0 && learningRate.isFinite,
+    try require(
+      learningRate > 0 && learningRate.isFinite,
       "--lr must be a positive number (got \(learningRate))")
-    try require(weightDecay >= 0 && weightDecay.isFinite,
+    try require(
+      weightDecay >= 0 && weightDecay.isFinite,
       "--weight-decay must be ≥ 0 (got \(weightDecay))")
     try require(lsEpochs >= 0, "--ls-epochs must be ≥ 0 (got \(lsEpochs))")
     try require(gamma > 0 && gamma.isFinite, "--gamma must be a positive number (got \(gamma))")
-    try require(regressionPower >= 0 && regressionPower.isFinite,
+    try require(
+      regressionPower >= 0 && regressionPower.isFinite,
       "--alpha-regression must be ≥ 0 (got \(regressionPower))")
-    try require(classificationPower >= 0 && classificationPower.isFinite,
+    try require(
+      classificationPower >= 0 && classificationPower.isFinite,
       "--alpha-classification must be ≥ 0 (got \(classificationPower))")
     try require(samples >= 1, "--samples must be at least 1 (got \(samples))")
-    try require(["monte-carlo", "quadrature"].contains(moments),
+    try require(
+      ["monte-carlo", "quadrature"].contains(moments),
       "--moments must be monte-carlo or quadrature (got \(moments))")
-    try require(!hiddenSizes.isEmpty && hiddenSizes.allSatisfy { $0 >= 1 },
+    try require(
+      !hiddenSizes.isEmpty && hiddenSizes.allSatisfy { $0 >= 1 },
       "--hidden must list positive layer sizes (got \(hiddenSizes))")
   }
 

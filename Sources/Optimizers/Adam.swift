@@ -1,8 +1,9 @@
+import Autodiff
+import Tensors
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import Autodiff
-import Tensors
 
 /// Parameters that share a learning rate, a weight decay and a gradient-norm limit.
 public struct ParameterGroup {

@@ -13,8 +13,10 @@ public func matmul(
   let k = transposeA ? a.shape[0] : a.shape[1]
   let kB = transposeB ? b.shape[1] : b.shape[0]
   let n = transposeB ? b.shape[0] : b.shape[1]
-  precondition(k == kB, "matmul: inner extents differ: \(a.shape)\(transposeA ? "ᵀ" : "") · "
-    + "\(b.shape)\(transposeB ? "ᵀ" : "")")
+  precondition(
+    k == kB,
+    "matmul: inner extents differ: \(a.shape)\(transposeA ? "ᵀ" : "") · "
+      + "\(b.shape)\(transposeB ? "ᵀ" : "")")
   var out = [Float](repeating: 0, count: m * n)
   guard m > 0, n > 0, k > 0 else { return Tensor(shape: [m, n], scalars: out) }
   a.scalars.withUnsafeBufferPointer { pa in

@@ -72,9 +72,10 @@ struct AutodiffTests {
 
   @Test("the checker reports a wrong pullback")
   func checkerCatchesWrongGradient() {
-    let report = checkGradients(of: { v in
-      Variable(value: v[0].value * 2, parents: [v[0]]) { g in [g * 3] }
-    }, at: [Tensor(shape: [3], scalars: [1, 2, 3])])
+    let report = checkGradients(
+      of: { v in
+        Variable(value: v[0].value * 2, parents: [v[0]]) { g in [g * 3] }
+      }, at: [Tensor(shape: [3], scalars: [1, 2, 3])])
     #expect(report.worstError > 0.4)
   }
 

@@ -20,7 +20,8 @@ func runTool(_ arguments: [String]) -> (code: Int32, out: String, error: String)
 
 func temporaryFolder(_ name: String) -> URL {
   let url = FileManager.default.temporaryDirectory
-    .appendingPathComponent("bayesagg-tests-\(getpid())-\(name)-\(UInt32.random(in: 0...UInt32.max))")
+    .appendingPathComponent(
+      "bayesagg-tests-\(getpid())-\(name)-\(UInt32.random(in: 0...UInt32.max))")
   try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
@@ -35,9 +36,12 @@ struct UsageCase: CustomStringConvertible, Sendable {
 
 @Suite("Command line")
 struct CommandLineTests {
-  @Test("--help prints usage on stdout and exits 0, for the tool and every command",
-    arguments: [[], ["--help"], ["train", "--help"], ["compare", "--help"], ["bench", "--help"],
-      ["recipes", "--help"], ["methods", "--help"]])
+  @Test(
+    "--help prints usage on stdout and exits 0, for the tool and every command",
+    arguments: [
+      [], ["--help"], ["train", "--help"], ["compare", "--help"], ["bench", "--help"],
+      ["recipes", "--help"], ["methods", "--help"],
+    ])
   func help(_ arguments: [String]) {
     let result = runTool(arguments)
     #expect(result.code == 0)
@@ -45,32 +49,45 @@ struct CommandLineTests {
     #expect(result.error.isEmpty)
   }
 
-  @Test("bad command lines give a one-line error and a non-zero exit", arguments: [
-    UsageCase(arguments: ["fly"], expected: "unknown command 'fly'", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "cifar"], expected: "unknown recipe 'cifar'",
-      code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--method", "magic"],
-      expected: "unknown method 'magic'", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--epochs", "two"],
-      expected: "--epochs expects a whole number, got 'two'", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--epochs", "0"],
-      expected: "--epochs must be at least 1", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--lr"],
-      expected: "--lr needs a value", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--gamma", "nan"],
-      expected: "--gamma expects a number", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--epoch", "3"],
-      expected: "did you mean --epochs?", code: 64),
-    UsageCase(arguments: ["train"], expected: "--recipe is required", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--hidden", "64,x"],
-      expected: "--hidden expects whole numbers", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--moments", "exact"],
-      expected: "--moments must be monte-carlo or quadrature", code: 64),
-    UsageCase(arguments: ["train", "--recipe", "fashion-mtl", "--fashion-dir", "/nonexistent"],
-      expected: "/nonexistent/train-images-idx3-ubyte.gz", code: 1),
-    UsageCase(arguments: ["train", "--recipe", "penguins", "--data-dir", "/nonexistent"],
-      expected: "/nonexistent/penguins", code: 1),
-  ])
+  @Test(
+    "bad command lines give a one-line error and a non-zero exit",
+    arguments: [
+      UsageCase(arguments: ["fly"], expected: "unknown command 'fly'", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "cifar"], expected: "unknown recipe 'cifar'",
+        code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--method", "magic"],
+        expected: "unknown method 'magic'", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--epochs", "two"],
+        expected: "--epochs expects a whole number, got 'two'", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--epochs", "0"],
+        expected: "--epochs must be at least 1", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr"],
+        expected: "--lr needs a value", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--gamma", "nan"],
+        expected: "--gamma expects a number", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--epoch", "3"],
+        expected: "did you mean --epochs?", code: 64),
+      UsageCase(arguments: ["train"], expected: "--recipe is required", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--hidden", "64,x"],
+        expected: "--hidden expects whole numbers", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--moments", "exact"],
+        expected: "--moments must be monte-carlo or quadrature", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "fashion-mtl", "--fashion-dir", "/nonexistent"],
+        expected: "/nonexistent/train-images-idx3-ubyte.gz", code: 1),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--data-dir", "/nonexistent"],
+        expected: "/nonexistent/penguins", code: 1),
+    ])
   func usageErrors(_ testCase: UsageCase) {
     let result = runTool(testCase.arguments)
     #expect(result.code == testCase.code)
@@ -84,9 +101,10 @@ struct CommandLineTests {
     let folder = temporaryFolder("truncated")
     defer { try? FileManager.default.removeItem(at: folder) }
     let source = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
-    for name in ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-      "t10k-labels-idx1-ubyte.gz"]
-    {
+    for name in [
+      "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+      "t10k-labels-idx1-ubyte.gz",
+    ] {
       try FileManager.default.copyItem(
         at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
     }
@@ -112,7 +130,8 @@ struct CommandLineTests {
   @Test("option parsing accepts --name=value and keeps the last repeat")
   func parsing() throws {
     let specs = [OptionSpec("epochs", "N", ""), OptionSpec("quiet", nil, "")]
-    let options = try ParsedOptions(["--epochs=3", "--quiet", "--epochs", "5"], specs: specs,
+    let options = try ParsedOptions(
+      ["--epochs=3", "--quiet", "--epochs", "5"], specs: specs,
       command: "train")
     #expect(try options.integer("epochs") == 5)
     #expect(options.has("quiet"))

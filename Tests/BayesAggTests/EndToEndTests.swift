@@ -53,7 +53,8 @@ struct EndToEndTests {
     let bayes = try RunFiles(folder: folder.appendingPathComponent("bayesagg"))
       .jsonLines("metrics.jsonl")
     #expect(bayes.map { $0["phase"] as? String } == ["ls", "bayesagg"])
-    #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("comparison.md").path))
+    #expect(
+      FileManager.default.fileExists(atPath: folder.appendingPathComponent("comparison.md").path))
   }
 
   @Test("fashion-mtl: one epoch of BayesAgg-MTL on a subset learns better than chance")

@@ -9,8 +9,11 @@ struct TrainingPiecesTests {
   @Test("Adam with weight decay matches torch.optim.Adam's update rule over two steps")
   func adamMatchesTorchRule() {
     let theta = Variable(Tensor(shape: [3], scalars: [1, -2, 0.5]), requiresGradient: true)
-    let adam = Adam(groups: [ParameterGroup(parameters: [theta], learningRate: 0.1,
-      weightDecay: 0.01)])
+    let adam = Adam(groups: [
+      ParameterGroup(
+        parameters: [theta], learningRate: 0.1,
+        weightDecay: 0.01)
+    ])
     // Expected values from the update rule evaluated in float64 by NumPy.
     let expected: [[Float]] = [[0.9, -1.90000001, 0.4], [0.92717184, -1.92501788, 0.30676016]]
     let gradients: [[Float]] = [[0.3, -0.1, 2.0], [-0.5, 0.2, 1.0]]
