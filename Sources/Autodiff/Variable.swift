@@ -115,6 +115,12 @@ extension Variable {
     return result
   }
 
+  /// The bytes held by the values of every node this one depends on, itself included: the
+  /// memory a backward pass from here keeps alive.
+  public func graphBytes() -> Int {
+    topologicalOrder().reduce(0) { $0 + $1.value.count * MemoryLayout<Float>.stride }
+  }
+
   /// Every node reachable from this one, each after all of its parents.
   private func topologicalOrder() -> [Variable] {
     var order: [Variable] = []

@@ -1,91 +1,170 @@
+import Autodiff
 import Experiments
 import Foundation
 import Tensors
 
 /// `bayesagg bench`: milliseconds per training step of LS and BayesAgg-MTL.
 enum Bench {
+  static let caseNames = ["fashion", "cnn", "resnet18"]
+
   static let specs: [OptionSpec] = [
-    TrainingOptions.recipe,
-    OptionSpec("steps", "N", "timed steps per case (default 20)"),
+    OptionSpec(
+      "case", "LIST",
+      "cases to run (default fashion,cnn,resnet18): fashion = the fashion-mtl recipe's data "
+        + "and network; cnn = the CIFAR-MTL CNN, 3×32×32, batch 128, 20 binary tasks; "
+        + "resnet18 = ResNet-18, 3×64×64, batch 32, UTKFace tasks"),
+    OptionSpec("steps", "N", "timed steps per measurement (default 10)"),
     OptionSpec("warmup", "N", "untimed steps first (default 3)"),
-    OptionSpec("batch-size", "N", "examples per step (the recipe's default)"),
     OptionSpec("samples", "S", "BayesAgg-MTL Monte-Carlo samples (1024)"),
     OptionSpec("moments", "KIND", "monte-carlo or quadrature"),
-    OptionSpec("hidden", "LIST", "hidden layer sizes of the MLP backbone"),
-    OptionSpec("seed", "N", "seed (0)"),
+    OptionSpec("backbone", "NAME", "fashion case: the shared network (the recipe's default)"),
+    OptionSpec("hidden", "LIST", "fashion case: hidden sizes of an MLP backbone"),
     OptionSpec("fashion-dir", "PATH", "folder of the Fashion-MNIST IDX files"),
-    OptionSpec("data-dir", "PATH", "the repository's Data folder"),
   ]
 
   static let helpText = Tool.help(
-    "bayesagg bench [--recipe NAME] [--steps N] [--warmup N]",
-    "Time training steps of LS and BayesAgg-MTL on a recipe's data (default fashion-mtl): the "
-      + "median\nmilliseconds per step after a warm-up, their ratio, and the aggregation call "
-      + "alone.", specs)
+    "bayesagg bench [--case LIST] [--steps N] [--warmup N]",
+    "Time training steps: for each case the median milliseconds per LS step and per "
+      + "BayesAgg-MTL step\nafter a warm-up, their ratio, the aggregation call alone, the "
+      + "convolutions' GFLOP/s beside\nsgemm's on this machine, and peak memory.", specs)
 
   static func run(_ arguments: [String], console: Console) throws -> Int32 {
     guard
       let options = try Tool.parse(
         arguments, specs: specs, command: "bench", help: helpText, console: console)
     else { return 0 }
-    let steps = try options.integer("steps") ?? 20
+    let steps = try options.integer("steps") ?? 10
     let warmup = try options.integer("warmup") ?? 3
     guard steps >= 1, warmup >= 0 else {
       throw UsageError("--steps must be ≥ 1 and --warmup ≥ 0")
     }
-    let recipe = try TrainingOptions.loadRecipe(options, default: "fashion-mtl")
+    let cases = (options.string("case") ?? caseNames.joined(separator: ","))
+      .split(separator: ",").map(String.init)
+    for name in cases where !caseNames.contains(name) {
+      throw UsageError(
+        "unknown bench case '\(name)'; choose from " + caseNames.joined(separator: ", "))
+    }
+    console.print(
+      "OpenBLAS core \(LinearAlgebraBackend.coreName), \(LinearAlgebraBackend.threadCount) "
+        + "threads; \(warmup) warm-up + \(steps) timed steps per measurement; medians")
+    let sgemm = sgemmRate()
+    console.print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s", sgemm))
+    for name in cases {
+      let recipe: Recipe
+      switch name {
+      case "fashion":
+        recipe = try TrainingOptions.loadRecipe(options, default: "fashion-mtl")
+      case "cnn":
+        recipe = RecipeCatalog.synthetic(
+          name: "CIFAR-MTL CNN (synthetic 3×32×32)", inputShape: [3, 32, 32],
+          groups: [
+            TaskGroupDescription(
+              kind: .binary(outputs: 20), taskNames: (0..<20).map { "task-\($0)" })
+          ], count: 128 * 4, backbone: .cnn, batchSize: 128, seed: 1)
+      default:
+        recipe = RecipeCatalog.synthetic(
+          name: "ResNet-18 UTKFace (synthetic 3×64×64)", inputShape: [3, 64, 64],
+          groups: [
+            TaskGroupDescription(kind: .regression(outputs: 1), taskNames: ["age"]),
+            TaskGroupDescription(kind: .multiclass(classes: 2), taskNames: ["gender"]),
+            TaskGroupDescription(kind: .multiclass(classes: 5), taskNames: ["race"]),
+          ], count: 32 * 4, backbone: .resnet18, batchSize: 32, seed: 2)
+      }
+      try runCase(
+        recipe, options: options, steps: steps, warmup: warmup, sgemm: sgemm, console: console)
+    }
+    return 0
+  }
+
+  static func runCase(
+    _ recipe: Recipe, options: ParsedOptions, steps: Int, warmup: Int, sgemm: Double,
+    console: Console
+  ) throws {
     var lsConfiguration = try TrainingOptions.configuration(options, recipe: recipe, method: .ls)
     lsConfiguration.lsEpochs = 0
     var bayesConfiguration = lsConfiguration
     bayesConfiguration.method = .bayesagg
-
+    let batchSize = lsConfiguration.batchSize
     let batches = (0..<(warmup + steps)).map { step -> MultiTaskData in
-      let start = (step * lsConfiguration.batchSize) % max(recipe.train.count, 1)
-      let rows = (0..<lsConfiguration.batchSize).map { (start + $0) % recipe.train.count }
-      return recipe.train.rows(rows)
+      let start = (step * batchSize) % max(recipe.train.count, 1)
+      return recipe.train.rows((0..<batchSize).map { (start + $0) % recipe.train.count })
     }
-    let layers = lsConfiguration.hiddenSizes.map(String.init).joined(separator: "→")
+    let network =
+      lsConfiguration.backbone == .mlp
+      ? "MLP " + ([recipe.train.featureCount] + lsConfiguration.hiddenSizes)
+        .map(String.init).joined(separator: "→")
+      : lsConfiguration.backbone.rawValue
+    console.print("")
     console.print(
-      "bench \(recipe.name): batch \(lsConfiguration.batchSize), MLP "
-        + "\(recipe.train.featureCount)→\(layers), "
-        + "\(recipe.taskNames.count) tasks, S = \(bayesConfiguration.samples) "
-        + "(\(bayesConfiguration.moments)); OpenBLAS core \(LinearAlgebraBackend.coreName), "
-        + "\(LinearAlgebraBackend.threadCount) threads; \(warmup) warm-up + \(steps) timed steps")
+      "\(recipe.name): \(network), batch \(batchSize), \(recipe.taskNames.count) tasks, "
+        + "S = \(bayesConfiguration.samples) (\(bayesConfiguration.moments))")
 
     let ls = try Trainer(recipe: recipe, configuration: lsConfiguration)
     let lsTimes = try time(batches, warmup: warmup) {
-      try ls.benchmarkStep(on: $0, aggregating: false)
+      _ = try ls.benchmarkStep(on: $0, aggregating: false)
     }
+    let footprint = ls.activationBytes(for: batches[0])
     let bayes = try Trainer(recipe: recipe, configuration: bayesConfiguration)
     try bayes.refitFullDataPosteriors(
       using: recipe.train.rows(Array(0..<min(8192, recipe.train.count))))
     let bayesTimes = try time(batches, warmup: warmup) {
-      try bayes.benchmarkStep(on: $0, aggregating: true)
+      _ = try bayes.benchmarkStep(on: $0, aggregating: true)
     }
-    let aggregationTimes = try time(batches, warmup: warmup) {
-      _ = try bayes.aggregatedGradient(for: $0)
+    let representations = batches.map { bayes.representation(of: $0) }
+    let aggregationTimes = try time(Array(zip(batches, representations)), warmup: warmup) {
+      _ = try bayes.aggregatedGradient(for: $0.0, representation: $0.1)
     }
-    let lsMedian = median(lsTimes)
-    let bayesMedian = median(bayesTimes)
     console.print(row("LS step", lsTimes))
     console.print(row("BayesAgg-MTL step", bayesTimes))
-    console.print(row("  aggregation alone (incl. forward)", aggregationTimes))
-    console.print(String(format: "ratio BayesAgg-MTL / LS step: %.2f×", bayesMedian / lsMedian))
-    return 0
+    console.print(row("aggregation alone", aggregationTimes))
+    console.print(
+      String(format: "ratio BayesAgg-MTL / LS step: %.2f×", median(bayesTimes) / median(lsTimes)))
+    if let convolution = ls.convolutionProfile(for: batches[0], repeats: max(3, steps / 2)) {
+      console.print(
+        String(
+          format: "convolutions (forward + backward): %.2f ms, %.1f GFLOP/s = %.0f%% of sgemm",
+          convolution.milliseconds, convolution.gigaflopsPerSecond,
+          100 * convolution.gigaflopsPerSecond / sgemm))
+    }
+    console.print(
+      String(
+        format: "activations kept for backward: %.1f MB; peak resident memory so far: %.1f MB",
+        Double(footprint) / 1e6, peakResidentMegabytes()))
   }
 
-  /// Wall-clock milliseconds of `body` on each batch after the warm-up ones.
-  static func time(
-    _ batches: [MultiTaskData], warmup: Int, _ body: (MultiTaskData) throws -> Void
-  ) throws -> [Double] {
+  /// Wall-clock milliseconds of `body` on each item after the warm-up ones.
+  static func time<Item>(_ items: [Item], warmup: Int, _ body: (Item) throws -> Void) throws
+    -> [Double]
+  {
     var times: [Double] = []
-    for (i, batch) in batches.enumerated() {
+    for (i, item) in items.enumerated() {
       let start = DispatchTime.now().uptimeNanoseconds
-      try body(batch)
+      try body(item)
       let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
       if i >= warmup { times.append(elapsed) }
     }
     return times
+  }
+
+  /// The best of a few 1024³ sgemm calls, in GFLOP/s.
+  static func sgemmRate() -> Double {
+    let n = 1024
+    var generator = RandomGenerator(seed: 9)
+    let a = Tensor.randomNormal(shape: [n, n], using: &generator)
+    let b = Tensor.randomNormal(shape: [n, n], using: &generator)
+    var best = Double.infinity
+    for _ in 0..<5 {
+      let start = DispatchTime.now().uptimeNanoseconds
+      _ = matmul(a, b)
+      best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return 2 * Double(n * n * n) / best / 1e9
+  }
+
+  static func peakResidentMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_maxrss) / 1024
   }
 
   static func median(_ values: [Double]) -> Double {
@@ -96,9 +175,9 @@ enum Bench {
   }
 
   static func row(_ name: String, _ times: [Double]) -> String {
-    name.padding(toLength: 36, withPad: " ", startingAt: 0)
+    name.padding(toLength: 22, withPad: " ", startingAt: 0)
       + String(
-        format: "median %8.2f ms  (min %.2f, max %.2f)", median(times),
-        times.min() ?? .nan, times.max() ?? .nan)
+        format: "%9.2f ms  (min %.2f, max %.2f)", median(times), times.min() ?? .nan,
+        times.max() ?? .nan)
   }
 }

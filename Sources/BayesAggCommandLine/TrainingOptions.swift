@@ -22,6 +22,10 @@ enum TrainingOptions {
     OptionSpec(
       "moments", "KIND",
       "BayesAgg-MTL: monte-carlo (default) or quadrature (binary and two-class heads)"),
+    OptionSpec(
+      "backbone", "NAME",
+      "shared network: " + BackboneKind.allCases.map(\.rawValue).joined(separator: ", ")
+        + " (the recipe's default)"),
     OptionSpec("hidden", "LIST", "hidden layer sizes of the MLP backbone, e.g. 512,160"),
     OptionSpec(
       "fashion-dir", "PATH",
@@ -70,6 +74,14 @@ enum TrainingOptions {
     c.samples = try options.integer("samples") ?? c.samples
     c.moments = options.string("moments") ?? c.moments
     c.hiddenSizes = try options.integers("hidden") ?? c.hiddenSizes
+    if let name = options.string("backbone") {
+      guard let kind = BackboneKind(rawValue: name) else {
+        throw UsageError(
+          "unknown backbone '\(name)'; choose one of: "
+            + BackboneKind.allCases.map(\.rawValue).joined(separator: ", "))
+      }
+      c.backbone = kind
+    }
     do { try c.validate() } catch let error as ExperimentError {
       throw UsageError(error.message)
     }

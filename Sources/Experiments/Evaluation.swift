@@ -11,7 +11,7 @@ struct Evaluator {
   /// trained head (BayesAgg-MTL, as the seed evaluates); `nil` entries use the head.
   var regressionMeans: [Int: Matrix] = [:]
 
-  func evaluate(_ model: MultiTaskModel, on data: MultiTaskData, batchSize: Int = 1024)
+  func evaluate(_ model: MultiTaskModel, on data: MultiTaskData, batchSize: Int = 256)
     -> SplitMetrics
   {
     let taskCount = groups.reduce(0) { $0 + $1.kind.taskCount }

@@ -30,6 +30,10 @@ public struct Recipe: Sendable {
   public var validation: MultiTaskData
   public var test: MultiTaskData
   public var groups: [TaskGroupDescription]
+  /// The shape of one input, `[C, H, W]` for images or `[features]` for tables.
+  public var inputShape: [Int]
+  /// The backbone trained unless the user picks another.
+  public var defaultBackbone: BackboneKind
   /// The hidden sizes of the MLP backbone; the last is the representation size `d`.
   public var hiddenSizes: [Int]
   public var activation: Activation
@@ -37,6 +41,21 @@ public struct Recipe: Sendable {
 
   /// Every task's name, in the order of the groups.
   public var taskNames: [String] { groups.flatMap(\.taskNames) }
+}
+
+/// The shared networks the trainer can build.
+public enum BackboneKind: String, CaseIterable, Sendable, Codable {
+  /// Fully connected layers (`--hidden`), ELU.
+  case mlp
+  /// The seed's CIFAR-MTL network: three 3×3 convolution blocks of 160 channels.
+  case cnn
+  /// ResNet-18 with a 256-d ELU representation (the seed's UTKFace network).
+  case resnet18
+  /// ResNet-34 with a 256-d ELU representation (the seed's ChestX-ray14 network).
+  case resnet34
+
+  /// Whether the backbone needs `[C, H, W]` inputs.
+  public var isConvolutional: Bool { self != .mlp }
 }
 
 /// Where recipes find their files.

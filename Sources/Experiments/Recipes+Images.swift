@@ -22,7 +22,7 @@ extension RecipeCatalog {
     return imageRecipe(
       name: "fashion-mtl", trainPool: trainImages, trainRows: split.train,
       validationRows: split.validation, test: testImages, pixelScale: 1 / 255, taskNames: names,
-      hiddenSizes: [512, 160],
+      backbone: .cnn, hiddenSizes: [512, 160],
       defaults: RecipeDefaults(
         epochs: 6, batchSize: 128, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 1,
         gamma: 0.0005, regressionPower: 0.0005, classificationPower: 0.0005,
@@ -46,7 +46,7 @@ extension RecipeCatalog {
       name: "digits-mtl", trainPool: pool, trainRows: split.train,
       validationRows: split.validation, test: test,
       pixelScale: 1 / Float(Digits.maximumPixelValue),
-      taskNames: (0..<10).map { "is-\($0)" }, hiddenSizes: [128, 64],
+      taskNames: (0..<10).map { "is-\($0)" }, backbone: .mlp, hiddenSizes: [128, 64],
       defaults: RecipeDefaults(
         epochs: 10, batchSize: 64, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 2,
         gamma: 0.0005, regressionPower: 0.0005, classificationPower: 0.0005,
@@ -56,8 +56,8 @@ extension RecipeCatalog {
   /// Flattens images into standardised rows and builds one binary group of one-vs-rest tasks.
   private static func imageRecipe(
     name: String, trainPool: LabeledImages, trainRows: [Int], validationRows: [Int],
-    test: LabeledImages, pixelScale: Float, taskNames: [String], hiddenSizes: [Int],
-    defaults: RecipeDefaults
+    test: LabeledImages, pixelScale: Float, taskNames: [String], backbone: BackboneKind,
+    hiddenSizes: [Int], defaults: RecipeDefaults
   ) -> Recipe {
     let width = trainPool.pixelsPerImage
     let poolPixels = trainPool.pixelsAsFloats(scale: pixelScale)
@@ -85,6 +85,7 @@ extension RecipeCatalog {
     return Recipe(
       name: name, train: pool.rows(trainRows), validation: pool.rows(validationRows),
       test: data(test.pixelsAsFloats(scale: pixelScale), test.labels, count: test.count),
-      groups: [group], hiddenSizes: hiddenSizes, activation: .elu, defaults: defaults)
+      groups: [group], inputShape: [1, trainPool.rows, trainPool.columns],
+      defaultBackbone: backbone, hiddenSizes: hiddenSizes, activation: .elu, defaults: defaults)
   }
 }

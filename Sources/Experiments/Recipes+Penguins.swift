@@ -57,7 +57,8 @@ extension RecipeCatalog {
         TaskGroupDescription(kind: .multiclass(classes: 2), taskNames: ["sex"]),
         TaskGroupDescription(kind: .regression(outputs: 1), taskNames: ["body-mass"]),
       ],
-      hiddenSizes: [64, 32], activation: .elu,
+      inputShape: [featureCount], defaultBackbone: .mlp, hiddenSizes: [64, 32],
+      activation: .elu,
       defaults: RecipeDefaults(
         epochs: 60, batchSize: 32, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 10,
         gamma: 0.005, regressionPower: 0.3, classificationPower: 0.1, headMaxGradientNorm: 10,

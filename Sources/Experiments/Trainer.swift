@@ -42,9 +42,9 @@ public final class Trainer {
     self.recipe = recipe
     self.configuration = configuration
     var generator = RandomGenerator(seed: configuration.seed)
-    let backbone = MLP(
-      inputSize: recipe.train.featureCount, hiddenSizes: configuration.hiddenSizes,
-      activation: recipe.activation, using: &generator)
+    let backbone = try makeBackbone(
+      configuration.backbone, recipe: recipe, hiddenSizes: configuration.hiddenSizes,
+      using: &generator)
     let heads = recipe.groups.map {
       Linear(inputSize: backbone.outputSize, outputSize: $0.outputCount, using: &generator)
     }
@@ -122,6 +122,8 @@ public final class Trainer {
             secondsLeft: left))
       }
       collected = gathering
+      model.isTraining = false
+      defer { model.isTraining = true }
       let evaluator = makeEvaluator()
       let record = EpochRecord(
         epoch: epoch + 1, task: nil, phase: phase,
@@ -158,19 +160,61 @@ public final class Trainer {
       features: features.matrix(), labels: features.labelMatrices(), heads: currentHeads())
   }
 
-  /// The aggregated representation gradient for `batch` alone, without a training step. For
-  /// benchmarks of the aggregation's own cost.
-  public func aggregatedGradient(for batch: MultiTaskData) throws -> Matrix? {
+  /// The representation of `batch` under the current backbone, in Double.
+  public func representation(of batch: MultiTaskData) -> Matrix {
+    Matrix(model.backbone(Variable(batch.inputs)).value)
+  }
+
+  /// BayesAgg-MTL's representation gradient for `batch` given its representation, without a
+  /// training step. For benchmarks of the aggregation's own cost.
+  public func aggregatedGradient(for batch: MultiTaskData, representation h: Matrix) throws
+    -> Matrix?
+  {
     guard let bayesAgg else { return nil }
-    let h = model.backbone(Variable(batch.inputs)).value
     return try bayesAgg.representationGradient(
-      Matrix(h), labels: labelMatrices(batch.labels), heads: currentHeads(), using: &generator)
+      h, labels: labelMatrices(batch.labels), heads: currentHeads(), using: &generator)
+  }
+
+  /// The bytes of every value the summed-loss graph of `batch` keeps for its backward pass.
+  public func activationBytes(for batch: MultiTaskData) -> Int {
+    let h = model.backbone(Variable(batch.inputs))
+    return Variable.sum(taskLosses(h, labels: batch.labels)).graphBytes()
+  }
+
+  /// The time of one forward and backward pass of every convolution layer alone, at the
+  /// shapes `batch` gives them, and the rate of their arithmetic; `nil` without convolutions.
+  public func convolutionProfile(for batch: MultiTaskData, repeats: Int) -> (
+    milliseconds: Double, gigaflopsPerSecond: Double
+  )? {
+    _ = model.backbone(Variable(batch.inputs))
+    let layers = model.backbone.convolutions
+    guard !layers.isEmpty else { return nil }
+    var profileGenerator = RandomGenerator(seed: 5)
+    var totalSeconds = 0.0
+    var totalFlops = 0.0
+    for layer in layers {
+      guard let shape = layer.lastInputShape else { continue }
+      let input = Variable(
+        Tensor.randomNormal(shape: shape, using: &profileGenerator), requiresGradient: true)
+      var best = Double.infinity
+      for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let output = layer(input)
+        output.backward(seed: Tensor(repeating: 1, shape: output.shape))
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+      }
+      totalSeconds += best
+      totalFlops += 3 * layer.forwardFlops(inputShape: shape)
+    }
+    model.zeroGradients()
+    return (1e3 * totalSeconds, totalFlops / totalSeconds / 1e9)
   }
 
   /// One optimiser step on `batch`; returns the summed task loss.
   private func trainStep(
     on batch: MultiTaskData, aggregating: Bool, gathering: inout CollectedFeatures?
   ) throws -> Double {
+    model.isTraining = true
     model.zeroGradients()
     let h = model.backbone(Variable(batch.inputs))
     gathering?.append(h.value, labels: batch.labels)
@@ -245,6 +289,41 @@ public final class Trainer {
       }
     }
     return evaluator
+  }
+}
+
+/// Builds the shared network `kind` for the recipe's inputs.
+///
+/// - Throws: `ExperimentError` when the backbone does not fit the inputs (a convolutional
+///   network on a table, or images too small for it).
+func makeBackbone(
+  _ kind: BackboneKind, recipe: Recipe, hiddenSizes: [Int], using generator: inout RandomGenerator
+) throws -> any Backbone {
+  let shape = recipe.inputShape
+  if kind.isConvolutional {
+    guard shape.count == 3 else {
+      throw ExperimentError(
+        "--backbone \(kind.rawValue) needs image inputs, but \(recipe.name) has rows of "
+          + "\(recipe.train.featureCount) features; use --backbone mlp")
+    }
+    let smallest = kind == .cnn ? 27 : 32
+    guard shape[1] >= smallest, shape[2] >= smallest else {
+      throw ExperimentError(
+        "--backbone \(kind.rawValue) needs images of at least \(smallest)×\(smallest), but "
+          + "\(recipe.name) has \(shape[1])×\(shape[2]); use --backbone mlp")
+    }
+  }
+  switch kind {
+  case .mlp:
+    return MLP(
+      inputSize: recipe.train.featureCount, hiddenSizes: hiddenSizes,
+      activation: recipe.activation, using: &generator)
+  case .cnn:
+    return CifarMTLNet(inputShape: shape, using: &generator)
+  case .resnet18:
+    return ResNet.resNet18(inputShape: shape, using: &generator)
+  case .resnet34:
+    return ResNet.resNet34(inputShape: shape, using: &generator)
   }
 }
 

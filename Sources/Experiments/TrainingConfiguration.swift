@@ -24,6 +24,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
   public var moments: String
   public var headMaxGradientNorm: Float?
   public var sharedMaxGradientNorm: Float?
+  /// The shared network: `mlp`, `cnn`, `resnet18` or `resnet34`.
+  public var backbone: BackboneKind
+  /// The hidden sizes of an MLP backbone.
   public var hiddenSizes: [Int]
 
   /// The configuration a recipe proposes for `method`.
@@ -44,6 +47,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     moments = "monte-carlo"
     headMaxGradientNorm = d.headMaxGradientNorm
     sharedMaxGradientNorm = d.sharedMaxGradientNorm
+    backbone = recipe.defaultBackbone
     hiddenSizes = recipe.hiddenSizes
   }
 

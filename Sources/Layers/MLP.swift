@@ -40,15 +40,21 @@ public final class MLP: ParameterContainer {
 
 /// A shared backbone and one linear head per task group.
 public final class MultiTaskModel: ParameterContainer {
-  public let backbone: MLP
+  public let backbone: any Backbone
   public let heads: [Linear]
 
-  public init(backbone: MLP, heads: [Linear]) {
+  public init(backbone: any Backbone, heads: [Linear]) {
     precondition(
       heads.allSatisfy { $0.inputSize == backbone.outputSize },
       "every head must read the \(backbone.outputSize)-d representation")
     self.backbone = backbone
     self.heads = heads
+  }
+
+  /// Switches batch normalisation between batch statistics (training) and running ones.
+  public var isTraining: Bool {
+    get { backbone.isTraining }
+    set { backbone.isTraining = newValue }
   }
 
   /// The backbone's parameters: the ones every task shares.

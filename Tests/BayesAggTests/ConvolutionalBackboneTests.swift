@@ -1,0 +1,86 @@
+import Autodiff
+import Layers
+import Tensors
+import Testing
+
+/// `Σ h ∘ w` for fixed random weights `w`, accumulated in Double.
+private func weightedSum(_ h: Tensor, _ w: Tensor) -> Double {
+  zip(h.scalars, w.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+}
+
+@Suite("Convolutional backbones")
+struct ConvolutionalBackboneTests {
+  @Test("ResNet-18 backward agrees with finite differences on a few parameters")
+  func resNetFiniteDifferences() {
+    var generator = RandomGenerator(seed: 21)
+    let network = ResNet.resNet18(inputShape: [3, 32, 32], using: &generator)
+    let x = Variable(Tensor.randomNormal(shape: [2, 3 * 32 * 32], using: &generator))
+    let h = network(x)
+    #expect(h.shape == [2, 256])
+    let w = Tensor.randomUniform(shape: h.shape, lower: 0.5, upper: 1.5, using: &generator)
+    h.backward(seed: w)
+
+    let parameters = network.parameters
+    let checked = [0, 1, parameters.count / 2, parameters.count - 3, parameters.count - 1]
+    for index in checked {
+      let parameter = parameters[index]
+      let analytic = parameter.gradient!
+      for element in [0, parameter.value.count / 2] {
+        let original = parameter.value.scalars[element]
+        let epsilon: Float = 1e-2
+        parameter.value.scalars[element] = original + epsilon
+        let plus = weightedSum(network(x).value, w)
+        parameter.value.scalars[element] = original - epsilon
+        let minus = weightedSum(network(x).value, w)
+        parameter.value.scalars[element] = original
+        let numeric = (plus - minus) / Double(2 * epsilon)
+        let error = abs(Double(analytic.scalars[element]) - numeric) / max(1, abs(numeric))
+        #expect(
+          error < 2e-2,
+          "parameter \(index) \(parameter.shape) element \(element): analytic "
+            + "\(analytic.scalars[element]), numeric \(numeric)")
+      }
+    }
+  }
+
+  @Test("the CIFAR-MTL network maps 28×28 and 32×32 inputs to a 160-d representation")
+  func cifarNetworkShapes() {
+    var generator = RandomGenerator(seed: 2)
+    for shape in [[1, 28, 28], [3, 32, 32]] {
+      let network = CifarMTLNet(inputShape: shape, using: &generator)
+      #expect(network.outputSize == 160)
+      let x = Variable(
+        Tensor.randomNormal(shape: [4, shape.reduce(1, *)], using: &generator))
+      #expect(network(x).shape == [4, 160])
+    }
+  }
+
+  @Test("batch norm updates running statistics in training and uses them in evaluation")
+  func batchNormModes() {
+    let norm = BatchNorm2d(channels: 1)
+    // One channel, values 1…4: mean 2.5, biased variance 1.25, unbiased 5/3.
+    let x = Variable(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4]))
+    let y = norm(x)
+    #expect(abs(norm.runningMean[0] - 0.25) < 1e-6)
+    #expect(abs(norm.runningVariance[0] - (0.9 + 0.1 * 5 / 3)) < 1e-6)
+    let expected = [1, 2, 3, 4].map { (Float($0) - 2.5) / (1.25 + 1e-5).squareRoot() }
+    for (got, want) in zip(y.value.scalars, expected) { #expect(abs(got - want) < 1e-5) }
+    norm.isTraining = false
+    let z = norm(x)
+    let scale = 1 / (norm.runningVariance[0] + 1e-5).squareRoot()
+    for (got, input) in zip(z.value.scalars, x.value.scalars) {
+      #expect(abs(got - (input - norm.runningMean[0]) * scale) < 1e-5)
+    }
+  }
+
+  @Test("Kaiming-normal convolution weights have variance 2 / (out · k²)")
+  func kaimingInitialisation() {
+    var generator = RandomGenerator(seed: 4)
+    let layer = Conv2d(
+      inChannels: 64, outChannels: 128, kernelSize: 3, using: &generator)
+    let w = layer.weight.value.scalars
+    let variance = w.map { Double($0 * $0) }.reduce(0, +) / Double(w.count)
+    #expect(abs(variance / (2.0 / (128 * 9)) - 1) < 0.03)
+    #expect(layer.bias!.value.scalars.allSatisfy { $0 == 0 })
+  }
+}
