@@ -8,9 +8,7 @@ extension Variable {
   /// `max(x, 0)`; the gradient at 0 is taken as 0, as PyTorch does.
   public func relu() -> Variable {
     let x = value
-    return Variable(value: x.mapped { max($0, 0) }, parents: [self]) { g in
-      [g.zipped(with: x) { gi, xi in xi > 0 ? gi : 0 }]
-    }
+    return Variable(value: x.relu(), parents: [self]) { g in [x.reluPullback(g)] }
   }
 
   /// The exponential linear unit (Clevert, Unterthiner, Hochreiter, ICLR 2016):
@@ -18,12 +16,9 @@ extension Variable {
   /// elu(x) = x if x > 0, α(eˣ − 1) otherwise;   elu'(x) = 1 if x > 0, elu(x) + α otherwise
   /// ```
   public func elu(alpha: Float = 1) -> Variable {
-    let y = value.mapped { $0 > 0 ? $0 : alpha * expm1f($0) }
     let x = value
-    return Variable(value: y, parents: [self]) { g in
-      let slope = x.zipped(with: y) { xi, yi in xi > 0 ? 1 : yi + alpha }
-      return [g * slope]
-    }
+    let y = x.elu(alpha: alpha)
+    return Variable(value: y, parents: [self]) { g in [x.eluPullback(g, output: y, alpha: alpha)] }
   }
 
   /// The logistic function `σ(x) = 1 / (1 + e⁻ˣ)`, with `σ' = σ(1 − σ)`.

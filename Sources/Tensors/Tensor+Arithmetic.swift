@@ -104,9 +104,20 @@ extension Tensor {
     precondition(broadcastShape(target, shape) == shape, "cannot sum \(shape) to \(target)")
     let targetCount = target.reduce(1, *)
     var out = [Float](repeating: 0, count: targetCount)
-    if count > 0, targetCount > 0, isTrailingBlock(target, of: shape) {
+    if count > 0, targetCount > 0, let (channels, inner) = blockPattern(target, in: shape) {
+      // The tensor is [outer, channels, inner] and the target holds one value per channel.
+      let outer = count / (channels * inner)
       scalars.withUnsafeBufferPointer { a in
-        for i in 0..<a.count { out[i % targetCount] += a[i] }
+        out.withUnsafeMutableBufferPointer { o in
+          for n in 0..<outer {
+            for c in 0..<channels {
+              let row = a.baseAddress! + (n * channels + c) * inner
+              var total: Float = 0
+              for j in 0..<inner { total += row[j] }
+              o[c] += total
+            }
+          }
+        }
       }
       return Tensor(shape: target, scalars: out)
     }
@@ -120,23 +131,34 @@ extension Tensor {
     return Tensor(shape: target, scalars: out)
   }
 
-  public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(with: rhs, +) }
-  public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(with: rhs, -) }
-  public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(with: rhs, *) }
-  public static func / (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(with: rhs, /) }
+  public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.combined(with: rhs, Sum.self) }
+  public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
+    lhs.combined(with: rhs, Difference.self)
+  }
+  public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
+    lhs.combined(with: rhs, Product.self)
+  }
+  public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
+    lhs.combined(with: rhs, Quotient.self)
+  }
   public static prefix func - (operand: Tensor) -> Tensor { operand.mapped { -$0 } }
   public static func * (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 * rhs } }
   public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs.mapped { lhs * $0 } }
   public static func + (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 + rhs } }
 
-  /// Adds `other` into this tensor in place.
+  /// Adds `other` into this tensor in place, on several cores when the tensor is large.
   ///
   /// - Precondition: the shapes are equal.
+  /// - Complexity: O(n).
   public mutating func add(_ other: Tensor) {
     precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
     scalars.withUnsafeMutableBufferPointer { a in
       other.scalars.withUnsafeBufferPointer { b in
-        for i in 0..<a.count { a[i] += b[i] }
+        let pa = a.baseAddress!
+        let pb = b.baseAddress!
+        Parallel.forEachChunk(count: a.count) { range in
+          for i in range { pa[i] += pb[i] }
+        }
       }
     }
   }
@@ -147,6 +169,115 @@ extension Tensor {
       for i in 0..<a.count { a[i] *= factor }
     }
   }
+}
+
+/// A binary element-wise operation, as a type so that the kernels below are specialised for it
+/// and run without a closure call per element.
+protocol ElementwiseOperation {
+  static func apply(_ a: Float, _ b: Float) -> Float
+}
+
+enum Sum: ElementwiseOperation {
+  @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b }
+}
+
+enum Difference: ElementwiseOperation {
+  @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b }
+}
+
+enum Product: ElementwiseOperation {
+  @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b }
+}
+
+enum Quotient: ElementwiseOperation {
+  @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b }
+}
+
+extension Tensor {
+  /// `operation(self, other)` element by element with broadcasting. Equal shapes and an operand
+  /// that holds one value per channel (a bias `[C]` against `[B, C]`, or `[C, 1, 1]` against
+  /// `[B, C, H, W]`) run as tight loops split over the cores; other shapes take the general path.
+  ///
+  /// - Complexity: O(n) for n output elements.
+  func combined<Operation: ElementwiseOperation>(
+    with other: Tensor, _ operation: Operation.Type
+  ) -> Tensor {
+    let outShape = shape == other.shape ? shape : broadcastShape(shape, other.shape)
+    let outCount = outShape.reduce(1, *)
+    guard outCount > 0 else { return Tensor(zeros: outShape) }
+    if shape == other.shape {
+      var out = [Float](repeating: 0, count: outCount)
+      scalars.withUnsafeBufferPointer { a in
+        other.scalars.withUnsafeBufferPointer { b in
+          out.withUnsafeMutableBufferPointer { o in
+            let (pa, pb, po) = (a.baseAddress!, b.baseAddress!, o.baseAddress!)
+            Parallel.forEachChunk(count: outCount) { range in
+              for i in range { po[i] = Operation.apply(pa[i], pb[i]) }
+            }
+          }
+        }
+      }
+      return Tensor(shape: outShape, scalars: out)
+    }
+    if outShape == shape, let (channels, inner) = blockPattern(other.shape, in: shape) {
+      return combinedPerChannel(
+        large: self, small: other, channels: channels, inner: inner, smallFirst: false,
+        operation)
+    }
+    if outShape == other.shape, let (channels, inner) = blockPattern(shape, in: other.shape) {
+      return combinedPerChannel(
+        large: other, small: self, channels: channels, inner: inner, smallFirst: true,
+        operation)
+    }
+    return zipped(with: other, Operation.apply)
+  }
+}
+
+/// `operation` between a tensor viewed as `[outer, channels, inner]` and one value per channel,
+/// with the per-channel operand on the left when `smallFirst`.
+private func combinedPerChannel<Operation: ElementwiseOperation>(
+  large: Tensor, small: Tensor, channels: Int, inner: Int, smallFirst: Bool,
+  _ operation: Operation.Type
+) -> Tensor {
+  var out = [Float](repeating: 0, count: large.count)
+  let rows = large.count / inner
+  large.scalars.withUnsafeBufferPointer { a in
+    small.scalars.withUnsafeBufferPointer { b in
+      out.withUnsafeMutableBufferPointer { o in
+        let (pa, pb, po) = (a.baseAddress!, b.baseAddress!, o.baseAddress!)
+        Parallel.forEachChunk(count: rows, costPerItem: inner) { range in
+          for row in range {
+            let value = pb[row % channels]
+            let base = row * inner
+            if smallFirst {
+              for j in base..<(base + inner) { po[j] = Operation.apply(value, pa[j]) }
+            } else {
+              for j in base..<(base + inner) { po[j] = Operation.apply(pa[j], value) }
+            }
+          }
+        }
+      }
+    }
+  }
+  return Tensor(shape: large.shape, scalars: out)
+}
+
+/// Whether a tensor of shape `small` broadcasts against `large` as one value per "channel":
+/// after aligning trailing axes, its extents other than 1 form one contiguous run of axes that
+/// equals those of `large`. Returns the number of such values and how many consecutive elements
+/// of `large` share each one.
+func blockPattern(_ small: [Int], in large: [Int]) -> (channels: Int, inner: Int)? {
+  guard small.count <= large.count else { return nil }
+  let padded = Array(repeating: 1, count: large.count - small.count) + small
+  guard let first = padded.firstIndex(where: { $0 != 1 }) else {
+    return (1, large.reduce(1, *))
+  }
+  let last = padded.lastIndex(where: { $0 != 1 })!
+  for axis in first...last where padded[axis] != large[axis] { return nil }
+  let channels = padded[first...last].reduce(1, *)
+  let inner = large[(last + 1)...].reduce(1, *)
+  guard channels > 0, inner > 0 else { return nil }
+  return (channels, inner)
 }
 
 /// Whether a tensor of shape `inner` repeats exactly along the leading axes of `outer`: after

@@ -1,0 +1,49 @@
+import Tensors
+
+extension Variable {
+  /// The 2-D convolution (cross-correlation) of an NCHW batch with a bank of filters, as
+  /// PyTorch's `Conv2d`:
+  /// ```
+  /// y[n, o, i, j] = b[o] + Σ_{c, u, v} w[o, c, u, v] · x̃[n, c, s·i + u, s·j + v]
+  /// ```
+  /// where `x̃` is the input padded by `p` cells on each side with zeros or by reflection.
+  /// Computed by im2col and `cblas_sgemm` over chunks of images; the pullback gives
+  /// `∂L/∂w = G·colᵀ`, `∂L/∂x = col2im(wᵀ·G)` taken back through the padding, and
+  /// `∂L/∂b = Σ G`, computing only the gradients that some parent needs.
+  ///
+  /// - Parameters:
+  ///   - weight: `[Cout, Cin, kH, kW]`.
+  ///   - bias: `[Cout]`, or `nil` for none.
+  ///   - stride: the step between windows, the same along both axes.
+  ///   - padding: the border added on every side.
+  ///   - paddingMode: zeros, or reflection without repeating the edge.
+  /// - Returns: `[B, Cout, (H + 2p − kH)/s + 1, (W + 2p − kW)/s + 1]`.
+  /// - Precondition: input `[B, Cin, H, W]`; a kernel that fits the padded input; for
+  ///   reflection `p < H` and `p < W`.
+  /// - Complexity: O(B · Cout · Cin · kH · kW · outH · outW) forward, twice that backward.
+  public func conv2d(
+    weight: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0,
+    paddingMode: PaddingMode = .zeros
+  ) -> Variable {
+    let x = self
+    let value = x.value.convolved(
+      with: weight.value, bias: bias?.value, stride: stride, padding: padding,
+      paddingMode: paddingMode)
+    let parents = bias.map { [x, weight, $0] } ?? [x, weight]
+    return Variable(value: value, parents: parents) { g in
+      let gradients = g.convolutionPullback(
+        input: x.value, weight: weight.value, stride: stride, padding: padding,
+        paddingMode: paddingMode, needInput: x.requiresGradient,
+        needWeight: weight.requiresGradient, needBias: bias?.requiresGradient ?? false)
+      return [gradients.input, gradients.weight, gradients.bias]
+    }
+  }
+
+  /// The batch with every other axis merged into one: `[B, d₁, …, dₖ] → [B, d₁·…·dₖ]`.
+  ///
+  /// - Precondition: rank at least 1.
+  public func flattened() -> Variable {
+    precondition(!shape.isEmpty, "flattened needs a batch axis, got a scalar")
+    return reshaped(to: [shape[0], shape.dropFirst().reduce(1, *)])
+  }
+}

@@ -1,0 +1,56 @@
+import Dispatch
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Work splitting for the element-wise and copy kernels: a large loop is cut into at most one
+/// chunk per core, each chunk writing its own disjoint range of the output.
+///
+/// BLAS calls are never made from inside a chunk, so OpenBLAS's own threads and these never
+/// compete.
+enum Parallel {
+  /// The number of cores the process may run on, read once.
+  static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+  /// Below this many elements of work, a loop runs on the calling thread.
+  static let minimumElementsPerChunk = 1 << 16
+
+  /// Calls `body` on consecutive, disjoint ranges that together cover `0..<count`, on several
+  /// threads when the work is large.
+  ///
+  /// - Parameters:
+  ///   - count: the number of items.
+  ///   - costPerItem: roughly how many elements each item touches, to decide how many chunks
+  ///     the work is worth.
+  ///   - body: processes one range; it must write only what belongs to that range.
+  /// - Complexity: `count` calls' worth of `body` work, split over up to `coreCount` threads.
+  @inline(__always)
+  static func forEachChunk(
+    count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void
+  ) {
+    guard count > 0 else { return }
+    let work = count * max(costPerItem, 1)
+    let chunks = min(coreCount, count, max(1, work / minimumElementsPerChunk))
+    if chunks <= 1 {
+      body(0..<count)
+      return
+    }
+    withoutActuallyEscaping(body) { body in
+      // The chunks write disjoint ranges, which is what makes sharing `body` safe.
+      let shared = UncheckedSendable(body)
+      DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        let lower = count * chunk / chunks
+        let upper = count * (chunk + 1) / chunks
+        shared.value(lower..<upper)
+      }
+    }
+  }
+}
+
+/// A value handed to the threads of one parallel loop, whose callers guarantee that the
+/// threads touch disjoint memory.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
+}

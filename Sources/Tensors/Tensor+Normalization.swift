@@ -1,0 +1,172 @@
+/// The per-channel statistics of a training-mode batch normalisation.
+public struct BatchStatistics: Sendable, Equatable {
+  /// The mean of each channel over the batch and spatial axes.
+  public var mean: [Float]
+  /// The biased variance `Σ(x − μ)² / n` of each channel, which the normalisation uses.
+  public var biasedVariance: [Float]
+  /// The unbiased variance `Σ(x − μ)² / (n − 1)`, which running statistics track.
+  public var unbiasedVariance: [Float]
+  /// `1 / √(biased variance + ε)` of each channel.
+  public var inverseStandardDeviation: [Float]
+}
+
+extension Tensor {
+  /// This tensor seen as `[outer, channels, inner]` with channels on axis 1: `[B, C]`,
+  /// `[B, C, L]` or `[B, C, H, W]`.
+  private var channelLayout: (outer: Int, channels: Int, inner: Int) {
+    precondition(rank >= 2, "per-channel operations need [B, C, …], got \(shape)")
+    return (shape[0], shape[1], shape.dropFirst(2).reduce(1, *))
+  }
+
+  /// The mean and variances of each channel (axis 1) over all other axes, accumulated in
+  /// `Double` in two passes.
+  ///
+  /// - Precondition: rank ≥ 2 and more than one element per channel.
+  /// - Complexity: O(n).
+  public func channelStatistics(epsilon: Float) -> BatchStatistics {
+    let (outer, channels, inner) = channelLayout
+    let n = outer * inner
+    precondition(n > 1, "batch statistics need more than one value per channel, shape \(shape)")
+    var mean = [Float](repeating: 0, count: channels)
+    var biased = mean
+    var unbiased = mean
+    var inverse = mean
+    scalars.withUnsafeBufferPointer { x in
+      mean.withUnsafeMutableBufferPointer { pm in
+        biased.withUnsafeMutableBufferPointer { pb in
+          unbiased.withUnsafeMutableBufferPointer { pu in
+            inverse.withUnsafeMutableBufferPointer { pi in
+              let (px, m, b, u, iv) = (
+                x.baseAddress!, pm.baseAddress!, pb.baseAddress!, pu.baseAddress!,
+                pi.baseAddress!
+              )
+              Parallel.forEachChunk(count: channels, costPerItem: 2 * n) { range in
+                for c in range {
+                  var total = 0.0
+                  for o in 0..<outer {
+                    let row = px + (o * channels + c) * inner
+                    for j in 0..<inner { total += Double(row[j]) }
+                  }
+                  let mu = total / Double(n)
+                  var squares = 0.0
+                  for o in 0..<outer {
+                    let row = px + (o * channels + c) * inner
+                    for j in 0..<inner {
+                      let d = Double(row[j]) - mu
+                      squares += d * d
+                    }
+                  }
+                  m[c] = Float(mu)
+                  b[c] = Float(squares / Double(n))
+                  u[c] = Float(squares / Double(n - 1))
+                  iv[c] = Float(1 / (squares / Double(n) + Double(epsilon)).squareRoot())
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return BatchStatistics(
+      mean: mean, biasedVariance: biased, unbiasedVariance: unbiased,
+      inverseStandardDeviation: inverse)
+  }
+
+  /// `x · scale[c] + shift[c]` for every element of channel `c` (axis 1).
+  ///
+  /// - Precondition: rank ≥ 2; `scale` and `shift` have one value per channel.
+  /// - Complexity: O(n).
+  public func channelAffine(scale: [Float], shift: [Float]) -> Tensor {
+    let (outer, channels, inner) = channelLayout
+    precondition(
+      scale.count == channels && shift.count == channels,
+      "channelAffine: \(scale.count) scales and \(shift.count) shifts for shape \(shape)")
+    var out = [Float](repeating: 0, count: count)
+    scalars.withUnsafeBufferPointer { x in
+      out.withUnsafeMutableBufferPointer { y in
+        scale.withUnsafeBufferPointer { a in
+          shift.withUnsafeBufferPointer { b in
+            guard count > 0 else { return }
+            let (px, py, pa, pb) = (x.baseAddress!, y.baseAddress!, a.baseAddress!, b.baseAddress!)
+            Parallel.forEachChunk(count: outer * channels, costPerItem: inner) { range in
+              for row in range {
+                let (alpha, beta) = (pa[row % channels], pb[row % channels])
+                let base = row * inner
+                for j in base..<(base + inner) { py[j] = px[j] * alpha + beta }
+              }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: shape, scalars: out)
+  }
+
+  /// The gradients of training-mode batch normalisation `y = γ·x̂ + β`,
+  /// `x̂ = (x − μ)·σ⁻¹`, given the output gradient `g` (this tensor) and the input `x`:
+  /// ```
+  /// ∂L/∂β = Σ g,   ∂L/∂γ = Σ g·x̂,   ∂L/∂x = γ·σ⁻¹ · (g − ∂L/∂β / n − x̂ · ∂L/∂γ / n)
+  /// ```
+  /// with sums over each channel's `n` elements; μ and σ depend on the whole batch, which is
+  /// what the two mean terms account for.
+  ///
+  /// - Precondition: `input` has this tensor's shape; `scale` and the statistics have one value
+  ///   per channel.
+  /// - Complexity: O(n).
+  public func batchNormPullback(
+    input: Tensor, scale: [Float], statistics: BatchStatistics
+  ) -> (input: Tensor, scale: Tensor, shift: Tensor) {
+    let (outer, channels, inner) = channelLayout
+    precondition(
+      input.shape == shape && scale.count == channels && statistics.mean.count == channels,
+      "batchNormPullback: gradient \(shape), input \(input.shape), \(scale.count) scales")
+    let n = Double(outer * inner)
+    var dx = [Float](repeating: 0, count: count)
+    var dScale = [Float](repeating: 0, count: channels)
+    var dShift = dScale
+    scalars.withUnsafeBufferPointer { g in
+      input.scalars.withUnsafeBufferPointer { x in
+        dx.withUnsafeMutableBufferPointer { d in
+          dScale.withUnsafeMutableBufferPointer { ds in
+            dShift.withUnsafeMutableBufferPointer { db in
+              let (pg, px, pd, pds, pdb) = (
+                g.baseAddress!, x.baseAddress!, d.baseAddress!, ds.baseAddress!, db.baseAddress!
+              )
+              Parallel.forEachChunk(count: channels, costPerItem: 2 * outer * inner) { range in
+                for c in range {
+                  let mu = statistics.mean[c]
+                  let inv = statistics.inverseStandardDeviation[c]
+                  var sumG = 0.0
+                  var sumGX = 0.0
+                  for o in 0..<outer {
+                    let base = (o * channels + c) * inner
+                    for j in base..<(base + inner) {
+                      sumG += Double(pg[j])
+                      sumGX += Double(pg[j]) * Double((px[j] - mu) * inv)
+                    }
+                  }
+                  pdb[c] = Float(sumG)
+                  pds[c] = Float(sumGX)
+                  let meanG = Float(sumG / n)
+                  let meanGX = Float(sumGX / n)
+                  let factor = scale[c] * inv
+                  for o in 0..<outer {
+                    let base = (o * channels + c) * inner
+                    for j in base..<(base + inner) {
+                      let xHat = (px[j] - mu) * inv
+                      pd[j] = factor * (pg[j] - meanG - xHat * meanGX)
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return (
+      Tensor(shape: shape, scalars: dx), Tensor(shape: [channels], scalars: dScale),
+      Tensor(shape: [channels], scalars: dShift)
+    )
+  }
+}
