@@ -91,7 +91,8 @@ enum Bench {
     }
     let network =
       lsConfiguration.backbone == .mlp
-      ? "MLP " + ([recipe.train.featureCount] + lsConfiguration.hiddenSizes)
+      ? "MLP "
+        + ([recipe.train.featureCount] + lsConfiguration.hiddenSizes)
         .map(String.init).joined(separator: "→")
       : lsConfiguration.backbone.rawValue
     console.print("")
@@ -163,7 +164,7 @@ enum Bench {
 
   static func peakResidentMegabytes() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
   }
 

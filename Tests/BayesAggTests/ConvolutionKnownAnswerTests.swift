@@ -93,8 +93,10 @@ struct ConvolutionKnownAnswerTests {
     let plane = 97 * 101
     #expect((a + b).scalars == zip(a.scalars, b.scalars).map { $0 + $1 })
     #expect((a * b).scalars == zip(a.scalars, b.scalars).map { $0 * $1 })
-    #expect((a - bias).scalars == a.scalars.indices.map { a.scalars[$0] - bias.scalars[$0 / plane % 5] })
-    #expect((bias - a).scalars == a.scalars.indices.map { bias.scalars[$0 / plane % 5] - a.scalars[$0] })
+    #expect(
+      (a - bias).scalars == a.scalars.indices.map { a.scalars[$0] - bias.scalars[$0 / plane % 5] })
+    #expect(
+      (bias - a).scalars == a.scalars.indices.map { bias.scalars[$0 / plane % 5] - a.scalars[$0] })
     var sum = a
     sum.add(b)
     #expect(sum == a + b)

@@ -10,14 +10,19 @@ private func weightedSum(_ h: Tensor, _ w: Tensor) -> Double {
 
 @Suite("Convolutional backbones")
 struct ConvolutionalBackboneTests {
+  /// Batch normalisation makes this check delicate in Float: with few values per channel the
+  /// normalised outputs barely depend on their inputs (two values normalise to ±1), and the
+  /// rounding of each channel's mean moves all of its outputs together. So the input is large
+  /// enough that the last stage keeps 2×2 maps over 4 images (16 values per channel), the
+  /// projection weights `w` have mean zero, and errors are relative to the largest gradient.
   @Test("ResNet-18 backward agrees with finite differences on a few parameters")
   func resNetFiniteDifferences() {
     var generator = RandomGenerator(seed: 21)
-    let network = ResNet.resNet18(inputShape: [3, 32, 32], using: &generator)
-    let x = Variable(Tensor.randomNormal(shape: [2, 3 * 32 * 32], using: &generator))
+    let network = ResNet.resNet18(inputShape: [3, 64, 64], using: &generator)
+    let x = Variable(Tensor.randomNormal(shape: [4, 3 * 64 * 64], using: &generator))
     let h = network(x)
-    #expect(h.shape == [2, 256])
-    let w = Tensor.randomUniform(shape: h.shape, lower: 0.5, upper: 1.5, using: &generator)
+    #expect(h.shape == [4, 256])
+    let w = Tensor.randomNormal(shape: h.shape, using: &generator)
     h.backward(seed: w)
 
     let parameters = network.parameters
@@ -25,20 +30,21 @@ struct ConvolutionalBackboneTests {
     for index in checked {
       let parameter = parameters[index]
       let analytic = parameter.gradient!
+      let scale = analytic.scalars.map { abs(Double($0)) }.max()!
       for element in [0, parameter.value.count / 2] {
         let original = parameter.value.scalars[element]
-        let epsilon: Float = 1e-2
+        let epsilon: Float = 2e-3
         parameter.value.scalars[element] = original + epsilon
         let plus = weightedSum(network(x).value, w)
         parameter.value.scalars[element] = original - epsilon
         let minus = weightedSum(network(x).value, w)
         parameter.value.scalars[element] = original
         let numeric = (plus - minus) / Double(2 * epsilon)
-        let error = abs(Double(analytic.scalars[element]) - numeric) / max(1, abs(numeric))
+        let error = abs(Double(analytic.scalars[element]) - numeric) / max(1, scale)
+        let place = "parameter \(index) \(parameter.shape) element \(element)"
         #expect(
           error < 2e-2,
-          "parameter \(index) \(parameter.shape) element \(element): analytic "
-            + "\(analytic.scalars[element]), numeric \(numeric)")
+          "\(place): analytic \(analytic.scalars[element]), numeric \(numeric)")
       }
     }
   }
