@@ -45,8 +45,9 @@ enum Bench {
         "unknown bench case '\(name)'; choose from " + caseNames.joined(separator: ", "))
     }
     console.print(
-      "OpenBLAS core \(LinearAlgebraBackend.coreName), \(LinearAlgebraBackend.threadCount) "
-        + "threads; \(warmup) warm-up + \(steps) timed steps per measurement; medians")
+      "OpenBLAS core \(LinearAlgebraBackend.coreName), threads: "
+        + "\(LinearAlgebraBackend.threadCount); warm-up steps: \(warmup), timed steps: \(steps) "
+        + "per measurement; medians")
     let sgemm = sgemmRate()
     console.print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s", sgemm))
     for name in cases {
@@ -80,11 +81,14 @@ enum Bench {
     _ recipe: Recipe, options: ParsedOptions, steps: Int, warmup: Int, sgemm: Double,
     console: Console
   ) throws {
+    try recipe.validate()
     var lsConfiguration = try TrainingOptions.configuration(options, recipe: recipe, method: .ls)
     lsConfiguration.lsEpochs = 0
     var bayesConfiguration = lsConfiguration
     bayesConfiguration.method = .bayesagg
-    let batchSize = lsConfiguration.batchSize
+    let batchSize = min(lsConfiguration.batchSize, recipe.train.count)
+    lsConfiguration.batchSize = batchSize
+    bayesConfiguration.batchSize = batchSize
     let batches = (0..<(warmup + steps)).map { step -> MultiTaskData in
       let start = (step * batchSize) % max(recipe.train.count, 1)
       return recipe.train.rows((0..<batchSize).map { (start + $0) % recipe.train.count })
@@ -96,9 +100,13 @@ enum Bench {
         .map(String.init).joined(separator: "→")
       : lsConfiguration.backbone.rawValue
     console.print("")
+    let moments =
+      bayesConfiguration.moments == "quadrature"
+      ? "quadrature moments (Monte Carlo for heads of more than two classes)"
+      : "S = \(bayesConfiguration.samples) Monte-Carlo samples"
     console.print(
       "\(recipe.name): \(network), batch \(batchSize), \(recipe.taskNames.count) tasks, "
-        + "S = \(bayesConfiguration.samples) (\(bayesConfiguration.moments))")
+        + moments)
 
     let ls = try Trainer(recipe: recipe, configuration: lsConfiguration)
     let lsTimes = try time(batches, warmup: warmup) {

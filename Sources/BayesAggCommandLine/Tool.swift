@@ -18,11 +18,17 @@ public enum Tool {
 
   /// Runs the tool with `arguments` (without the program name) and returns the exit code.
   public static func main(_ arguments: [String], console: Console = .standard()) -> Int32 {
-    guard let command = arguments.first, command != "--help", command != "-h",
-      command != "help"
-    else {
+    guard let command = arguments.first, command != "--help", command != "-h" else {
       console.print(overview)
       return 0
+    }
+    if command == "help" {
+      // `bayesagg help train` is `bayesagg train --help`.
+      guard arguments.count > 1 else {
+        console.print(overview)
+        return 0
+      }
+      return main([arguments[1], "--help"], console: console)
     }
     let rest = Array(arguments.dropFirst())
     do {

@@ -47,8 +47,9 @@ enum Train {
       console.note(
         "\(name) on \(recipe.name): \(recipe.train.count) training, "
           + "\(recipe.validation.count) validation, \(recipe.test.count) test examples; "
-          + "\(recipe.taskNames.count) tasks; \(configuration.epochs) epochs"
+          + "\(recipe.taskNames.count) tasks; epochs: \(configuration.epochs)"
           + (configuration.method == .bayesagg ? " (\(configuration.lsEpochs) LS)" : "")
+
           + "; writing \(output.path)")
     }
     return try Experiment.run(recipe: recipe, configuration: configuration, directory: directory) {
@@ -110,9 +111,15 @@ enum Compare {
       let options = try Tool.parse(
         arguments, specs: specs, command: "compare", help: helpText, console: console)
     else { return 0 }
-    let names = (options.string("methods") ?? "ls,bayesagg").split(separator: ",").map(String.init)
+    let names = (options.string("methods") ?? "ls,bayesagg")
+      .split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    guard !names.contains("") else {
+      throw UsageError("--methods has an empty entry; list methods separated by single commas")
+    }
     let methods = try names.map(TrainingOptions.method)
-    guard !methods.isEmpty else { throw UsageError("--methods lists no method") }
+    guard Set(methods).count == methods.count else {
+      throw UsageError("--methods lists a method twice")
+    }
     let recipe = try TrainingOptions.loadRecipe(options)
     let configurations = try methods.map {
       try TrainingOptions.configuration(options, recipe: recipe, method: $0)

@@ -47,6 +47,14 @@ enum TrainingOptions {
       throw UsageError(
         "unknown recipe '\(name)'; choose one of: " + RecipeCatalog.names.joined(separator: ", "))
     }
+    for option in ["fashion-dir", "data-dir"] {
+      guard let path = options.string(option) else { continue }
+      var isFolder: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue
+      else {
+        throw ExperimentError("--\(option) \(path): no such folder")
+      }
+    }
     let sources = DataSources(
       fashionMNIST: options.string("fashion-dir").map { URL(fileURLWithPath: $0) },
       repositoryData: options.string("data-dir").map { URL(fileURLWithPath: $0) })
@@ -66,6 +74,7 @@ enum TrainingOptions {
     c.lsEpochs = try options.integer("ls-epochs") ?? c.lsEpochs
     c.gamma = try options.real("gamma") ?? c.gamma
     if let alpha = try options.real("alpha") {
+      guard alpha >= 0 else { throw UsageError("--alpha must be ≥ 0 (got \(alpha))") }
       c.regressionPower = alpha
       c.classificationPower = alpha
     }
@@ -74,6 +83,8 @@ enum TrainingOptions {
     c.samples = try options.integer("samples") ?? c.samples
     c.moments = options.string("moments") ?? c.moments
     c.hiddenSizes = try options.integers("hidden") ?? c.hiddenSizes
+    c.fashionDirectory = options.string("fashion-dir")
+    c.dataDirectory = options.string("data-dir")
     if let name = options.string("backbone") {
       guard let kind = BackboneKind(rawValue: name) else {
         throw UsageError(
@@ -82,7 +93,7 @@ enum TrainingOptions {
       }
       c.backbone = kind
     }
-    do { try c.validate() } catch let error as ExperimentError {
+    do { try c.validate(for: recipe) } catch let error as ExperimentError {
       throw UsageError(error.message)
     }
     return c

@@ -46,6 +46,24 @@ struct DatasetMetadata: Decodable {
         problem: "array \"\(name)\" is \(info.dtype) of shape \(info.shape), expected \(dtype) "
           + "with \(rank) dimensions", remedy: remedy)
     }
+    // Every extent after the first must be positive, and the whole array must fit in memory.
+    var elements = 1
+    for extent in info.shape {
+      let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
+      guard !overflow, product <= 1 << 34 else {
+        throw DatasetError(
+          .badHeader, path: path,
+          problem: "array \"\(name)\" declares shape \(info.shape), far larger than any file of "
+            + "this data set", remedy: remedy)
+      }
+      elements = product
+    }
+    guard info.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
+      throw DatasetError(
+        .badHeader, path: path,
+        problem: "array \"\(name)\" declares shape \(info.shape), with an empty dimension",
+        remedy: remedy)
+    }
     return info
   }
 }

@@ -43,6 +43,12 @@ public enum FashionMNIST {
     let test = try loadPair(
       images: directory.appendingPathComponent(fileNames.testImages),
       labels: directory.appendingPathComponent(fileNames.testLabels), remedy: remedy)
+    guard test.rows == train.rows, test.columns == train.columns else {
+      throw DatasetError(
+        .inconsistent, path: directory.appendingPathComponent(fileNames.testImages).path,
+        problem: "test images are \(test.rows)×\(test.columns) but training images are "
+          + "\(train.rows)×\(train.columns)", remedy: remedy)
+    }
     return (train, test)
   }
 

@@ -12,8 +12,24 @@ public enum Experiment {
     recipe: Recipe, configuration: TrainingConfiguration, directory: RunDirectory,
     onEvent: (TrainingEvent) -> Void = { _ in }
   ) throws -> RunSummary {
-    try configuration.validate()
+    try configuration.validate(for: recipe)
+    try recipe.validate()
     try directory.writeJSON(configuration, to: "config.json")
+    do {
+      return try train(
+        recipe: recipe, configuration: configuration, directory: directory,
+        onEvent: onEvent)
+    } catch {
+      // Leave a marker, so that a folder without summary.json says why.
+      try? directory.writeText("\(error)\n", to: "error.txt")
+      throw error
+    }
+  }
+
+  private static func train(
+    recipe: Recipe, configuration: TrainingConfiguration, directory: RunDirectory,
+    onEvent: (TrainingEvent) -> Void
+  ) throws -> RunSummary {
     let started = Date()
     var records: [EpochRecord] = []
     var writeError: Error? = nil

@@ -41,6 +41,24 @@ public struct Recipe: Sendable {
 
   /// Every task's name, in the order of the groups.
   public var taskNames: [String] { groups.flatMap(\.taskNames) }
+
+  /// Checks that every split has rows and that no input is NaN or infinite.
+  ///
+  /// - Throws: `ExperimentError` naming the split, and the row and feature of a bad input.
+  public func validate() throws {
+    for (split, data) in [("training", train), ("validation", validation), ("test", test)] {
+      guard data.count > 0 else {
+        throw ExperimentError(
+          "the \(name) recipe has no \(split) rows; check its data files")
+      }
+      if let bad = data.inputs.scalars.firstIndex(where: { !$0.isFinite }) {
+        let width = data.featureCount
+        throw ExperimentError(
+          "the \(name) recipe's \(split) inputs hold \(data.inputs.scalars[bad]) at row "
+            + "\(bad / width), feature \(bad % width); check its data files")
+      }
+    }
+  }
 }
 
 /// The shared networks the trainer can build.

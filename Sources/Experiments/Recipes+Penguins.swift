@@ -17,7 +17,46 @@ extension RecipeCatalog {
       ?? DataLocation.dataset(PenguinsTable.folderName)
     let table = try PenguinsTable.load(directory: directory)
     let measurements = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
+    let tablePath = directory.appendingPathComponent("table.f32").path
+    for name in measurements + ["island", "species", "sex", "body_mass_g"]
+    where table.columnIndex(named: name) == nil {
+      throw DatasetError(
+        .inconsistent, path: directory.appendingPathComponent("dataset.json").path,
+        problem: "has no column named \"\(name)\"; the penguins recipe needs it",
+        remedy: "restore Data/penguins from the repository")
+    }
     let rows = table.completeRows(in: measurements)
+    guard rows.count >= 10 else {
+      throw DatasetError(
+        .inconsistent, path: tablePath,
+        problem: "only \(rows.count) birds have all three measurements; at least 10 are needed",
+        remedy: "restore Data/penguins from the repository")
+    }
+    // Codes must be whole numbers in range; labels may be missing (NaN), the island may not.
+    for (name, limit, mayBeMissing) in [
+      ("island", 3, false), ("species", 3, true), ("sex", 2, true),
+    ] {
+      let column = table.column(named: name)
+      for row in rows {
+        let value = column[row]
+        if value.isNaN && mayBeMissing { continue }
+        guard value.isFinite, value >= 0, value < Float(limit), value == value.rounded() else {
+          throw DatasetError(
+            .valueOutOfRange, path: tablePath,
+            problem: "row \(row), column \(name): \(value) is not a code in 0..<\(limit)",
+            remedy: "restore Data/penguins from the repository")
+        }
+      }
+    }
+    for name in measurements + ["body_mass_g"] {
+      let column = table.column(named: name)
+      if let row = rows.first(where: { column[$0].isInfinite }) {
+        throw DatasetError(
+          .valueOutOfRange, path: tablePath,
+          problem: "row \(row), column \(name) is \(column[row])",
+          remedy: "restore Data/penguins from the repository")
+      }
+    }
     let outer = splitIndices(count: rows.count, validationFraction: 0.2, using: &generator)
     let inner = splitIndices(count: outer.train.count, validationFraction: 0.2, using: &generator)
     let trainRows = inner.train.map { outer.train[$0] }

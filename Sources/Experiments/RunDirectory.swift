@@ -12,6 +12,20 @@ public struct RunDirectory: Sendable {
   /// - Throws: `ExperimentError` when the folder cannot be created.
   public init(_ url: URL) throws {
     self.url = url
+    // Name the file that stands where a folder is needed, rather than a framework error code.
+    var ancestor = url
+    while ancestor.path != "/" && !ancestor.path.isEmpty {
+      var isFolder: ObjCBool = false
+      if FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isFolder) {
+        guard isFolder.boolValue else {
+          throw ExperimentError(
+            "cannot create the output folder \(url.path): \(ancestor.path) is a file; "
+              + "choose another with --output")
+        }
+        break
+      }
+      ancestor.deleteLastPathComponent()
+    }
     do {
       try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     } catch {

@@ -42,7 +42,8 @@ public final class Trainer {
     self.recipe = recipe
     self.configuration = configuration
     var generator = RandomGenerator(seed: configuration.seed)
-    let backbone = try makeBackbone(
+    try configuration.validate(for: recipe)
+    let backbone = makeBackbone(
       configuration.backbone, recipe: recipe, hiddenSizes: configuration.hiddenSizes,
       using: &generator)
     let heads = recipe.groups.map {
@@ -107,7 +108,7 @@ public final class Trainer {
       for (step, rows) in batches.enumerated() {
         let batch = recipe.train.rows(rows)
         let loss = try trainStep(on: batch, aggregating: aggregating, gathering: &gathering)
-        guard loss.isFinite else {
+        guard loss.isFinite, abs(loss) < 1e10 else {
           throw ExperimentError(
             "training diverged: the loss is \(loss) at epoch \(epoch + 1), step \(step + 1); "
               + "lower --lr or check the inputs for NaN")
@@ -294,25 +295,11 @@ public final class Trainer {
 
 /// Builds the shared network `kind` for the recipe's inputs.
 ///
-/// - Throws: `ExperimentError` when the backbone does not fit the inputs (a convolutional
-///   network on a table, or images too small for it).
+/// - Precondition: the backbone fits the inputs (`TrainingConfiguration.validate(for:)`).
 func makeBackbone(
   _ kind: BackboneKind, recipe: Recipe, hiddenSizes: [Int], using generator: inout RandomGenerator
-) throws -> any Backbone {
+) -> any Backbone {
   let shape = recipe.inputShape
-  if kind.isConvolutional {
-    guard shape.count == 3 else {
-      throw ExperimentError(
-        "--backbone \(kind.rawValue) needs image inputs, but \(recipe.name) has rows of "
-          + "\(recipe.train.featureCount) features; use --backbone mlp")
-    }
-    let smallest = kind == .cnn ? 27 : 32
-    guard shape[1] >= smallest, shape[2] >= smallest else {
-      throw ExperimentError(
-        "--backbone \(kind.rawValue) needs images of at least \(smallest)×\(smallest), but "
-          + "\(recipe.name) has \(shape[1])×\(shape[2]); use --backbone mlp")
-    }
-  }
   switch kind {
   case .mlp:
     return MLP(

@@ -28,6 +28,12 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
   public var backbone: BackboneKind
   /// The hidden sizes of an MLP backbone.
   public var hiddenSizes: [Int]
+  /// Gauss–Hermite nodes for `quadrature` moments.
+  public var quadratureNodes: Int = 200
+  /// Where the data were read from: the Fashion-MNIST folder and the repository's Data folder
+  /// (`nil` for the defaults).
+  public var fashionDirectory: String?
+  public var dataDirectory: String?
 
   /// The configuration a recipe proposes for `method`.
   public init(recipe: Recipe, method: Method, seed: UInt64 = 0) {
@@ -79,14 +85,64 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
       ["monte-carlo", "quadrature"].contains(moments),
       "--moments must be monte-carlo or quadrature (got \(moments))")
     try require(
-      !hiddenSizes.isEmpty && hiddenSizes.allSatisfy { $0 >= 1 },
-      "--hidden must list positive layer sizes (got \(hiddenSizes))")
+      !hiddenSizes.isEmpty && hiddenSizes.allSatisfy { $0 >= 1 && $0 <= 65536 },
+      "--hidden must list layer sizes between 1 and 65536 (got \(hiddenSizes))")
+    try require(
+      method != .bayesagg || lsEpochs < epochs,
+      "--ls-epochs (\(lsEpochs)) must be less than --epochs (\(epochs)), or BayesAgg-MTL never "
+        + "runs: every epoch would be linear scalarization")
+  }
+
+  /// Checks the settings, and that the backbone fits the recipe's inputs.
+  ///
+  /// - Throws: `ExperimentError` naming the bad setting.
+  public func validate(for recipe: Recipe) throws {
+    try validate()
+    let shape = recipe.inputShape
+    guard backbone.isConvolutional else { return }
+    guard shape.count == 3 else {
+      throw ExperimentError(
+        "--backbone \(backbone.rawValue) needs image inputs, but \(recipe.name) has rows of "
+          + "\(recipe.train.featureCount) features; use --backbone mlp")
+    }
+    let smallest = backbone == .cnn ? 27 : 32
+    guard shape[1] >= smallest, shape[2] >= smallest else {
+      throw ExperimentError(
+        "--backbone \(backbone.rawValue) needs images of at least \(smallest)×\(smallest), but "
+          + "\(recipe.name) has \(shape[1])×\(shape[2]); use --backbone mlp")
+    }
+  }
+
+  /// Writes every setting, unset ones as `null`, so that config.json lists them all.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(recipe, forKey: .recipe)
+    try c.encode(method, forKey: .method)
+    try c.encode(backbone, forKey: .backbone)
+    try c.encode(hiddenSizes, forKey: .hiddenSizes)
+    try c.encode(epochs, forKey: .epochs)
+    try c.encode(batchSize, forKey: .batchSize)
+    try c.encode(learningRate, forKey: .learningRate)
+    try c.encode(weightDecay, forKey: .weightDecay)
+    try c.encode(seed, forKey: .seed)
+    try c.encode(lsEpochs, forKey: .lsEpochs)
+    try c.encode(gamma, forKey: .gamma)
+    try c.encode(regressionPower, forKey: .regressionPower)
+    try c.encode(classificationPower, forKey: .classificationPower)
+    try c.encode(samples, forKey: .samples)
+    try c.encode(moments, forKey: .moments)
+    try c.encode(quadratureNodes, forKey: .quadratureNodes)
+    try c.encode(headMaxGradientNorm, forKey: .headMaxGradientNorm)
+    try c.encode(sharedMaxGradientNorm, forKey: .sharedMaxGradientNorm)
+    try c.encode(fashionDirectory, forKey: .fashionDirectory)
+    try c.encode(dataDirectory, forKey: .dataDirectory)
   }
 
   /// BayesAgg-MTL's settings.
   public var bayesAgg: BayesAggConfiguration {
     BayesAggConfiguration(
       gamma: gamma, regressionPower: regressionPower, classificationPower: classificationPower,
-      samples: samples, momentMethod: moments == "quadrature" ? .quadrature : .monteCarlo)
+      samples: samples, momentMethod: moments == "quadrature" ? .quadrature : .monteCarlo,
+      quadratureNodes: quadratureNodes)
   }
 }

@@ -83,10 +83,34 @@ struct CommandLineTests {
         expected: "--moments must be monte-carlo or quadrature", code: 64),
       UsageCase(
         arguments: ["train", "--recipe", "fashion-mtl", "--fashion-dir", "/nonexistent"],
-        expected: "/nonexistent/train-images-idx3-ubyte.gz", code: 1),
+        expected: "--fashion-dir /nonexistent: no such folder", code: 1),
       UsageCase(
         arguments: ["train", "--recipe", "penguins", "--data-dir", "/nonexistent"],
-        expected: "/nonexistent/penguins", code: 1),
+        expected: "--data-dir /nonexistent: no such folder", code: 1),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--epochs", "2"],
+        expected: "--ls-epochs (10) must be less than --epochs (2)", code: 64),
+      UsageCase(
+        arguments: ["compare", "--recipe", "penguins", "--methods", "ls,ls"],
+        expected: "--methods lists a method twice", code: 64),
+      UsageCase(
+        arguments: ["compare", "--recipe", "penguins", "--methods", "ls,,stl"],
+        expected: "--methods has an empty entry", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--alpha", "-1"],
+        expected: "--alpha must be ≥ 0", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--hidden", "100000000"],
+        expected: "--hidden must list layer sizes between 1 and 65536", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--backbone", "cnn"],
+        expected: "--backbone cnn needs image inputs", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "digits-mtl", "--backbone", "resnet18"],
+        expected: "needs images of at least 32×32", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--output", "/etc/hostname/run"],
+        expected: "/etc/hostname is a file", code: 1),
     ])
   func usageErrors(_ testCase: UsageCase) {
     let result = runTool(testCase.arguments)
@@ -115,6 +139,35 @@ struct CommandLineTests {
     #expect(result.code == 1)
     #expect(result.error.contains("train-images-idx3-ubyte.gz"), "\(result.error)")
     #expect(result.error.split(separator: "\n").count == 1, "\(result.error)")
+  }
+
+  @Test("bad values in the penguins table name the file, row and column")
+  func corruptPenguins() throws {
+    let folder = temporaryFolder("penguins-data")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../Data/penguins").standardized
+    let target = folder.appendingPathComponent("penguins")
+    try FileManager.default.copyItem(at: source, to: target)
+    // Row 0, column 1 (island) becomes 7.
+    let table = target.appendingPathComponent("table.f32")
+    var bytes = try Data(contentsOf: table)
+    withUnsafeBytes(of: Float(7).bitPattern.littleEndian) { bytes.replaceSubrange(4..<8, with: $0) }
+    try bytes.write(to: table)
+    let result = runTool([
+      "train", "--recipe", "penguins", "--data-dir", folder.path, "--output",
+      folder.appendingPathComponent("run").path,
+    ])
+    #expect(result.code == 1)
+    #expect(result.error.contains("table.f32"), "\(result.error)")
+    #expect(result.error.contains("row 0, column island"), "\(result.error)")
+  }
+
+  @Test("'help COMMAND' shows that command's help")
+  func helpCommand() {
+    let result = runTool(["help", "train"])
+    #expect(result.code == 0)
+    #expect(result.out.contains("bayesagg train --recipe"))
   }
 
   @Test("recipes and methods list every entry")
