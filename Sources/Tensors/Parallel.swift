@@ -54,3 +54,17 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
   let value: Value
   init(_ value: Value) { self.value = value }
 }
+
+extension Array where Element == Float {
+  /// An array of `count` floats that `initialize` fills completely, skipping the zeroing pass
+  /// that `init(repeating:count:)` would spend on memory about to be overwritten.
+  ///
+  /// - Precondition: `initialize` writes every element.
+  @inline(__always)
+  init(uninitializedCount count: Int, _ initialize: (UnsafeMutablePointer<Float>) -> Void) {
+    self.init(unsafeUninitializedCapacity: count) { buffer, initialized in
+      if count > 0 { initialize(buffer.baseAddress!) }
+      initialized = count
+    }
+  }
+}

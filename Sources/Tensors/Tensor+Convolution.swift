@@ -82,8 +82,10 @@ extension Tensor {
       bias == nil || bias!.count == geometry.outChannels,
       "conv2d: bias \(bias!.shape) for \(geometry.outChannels) output channels")
     let g = geometry
-    var out = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
-    guard !out.isEmpty else { return Tensor(shape: outputShape(g), scalars: out) }
+    let total = g.batch * g.outChannels * g.outPlane
+    guard total > 0 else { return Tensor(zeros: outputShape(g)) }
+    // Every element is written by `scatterBlock`.
+    var out = [Float](uninitializedCount: total) { _ in }
     let padded = paddedInput(self, g)
     let chunk = g.imagesPerChunk
     var columns = [Float](repeating: 0, count: g.patchSize * chunk * g.outPlane)
