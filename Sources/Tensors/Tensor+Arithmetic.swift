@@ -111,10 +111,7 @@ extension Tensor {
         out.withUnsafeMutableBufferPointer { o in
           for n in 0..<outer {
             for c in 0..<channels {
-              let row = a.baseAddress! + (n * channels + c) * inner
-              var total: Float = 0
-              for j in 0..<inner { total += row[j] }
-              o[c] += total
+              o[c] += contiguousSum(a.baseAddress! + (n * channels + c) * inner, count: inner)
             }
           }
         }
