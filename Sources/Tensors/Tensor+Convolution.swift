@@ -158,8 +158,12 @@ extension Tensor {
       paddingMode: paddingMode)
     precondition(
       shape == outputShape(g), "conv2d pullback: gradient \(shape) for output \(outputShape(g))")
-    let biasGradient = needBias ? channelSums(of: self, g) : nil
-    guard needInput || needWeight, count > 0, g.patchSize > 0 else {
+    let loops = (needInput || needWeight) && count > 0 && g.patchSize > 0
+    // With one GEMM per image, each image's gradient is summed while it is still in cache.
+    let fuseBias = needBias && loops && g.multipliesPerImage
+    var biasTotals = [Double](repeating: 0, count: fuseBias ? g.outChannels : 0)
+    let biasGradient = needBias && !fuseBias ? channelSums(of: self, g) : nil
+    guard loops else {
       return (
         needInput ? Tensor(zeros: input.shape) : nil,
         needWeight ? Tensor(zeros: weight.shape) : nil, biasGradient
@@ -203,6 +207,12 @@ extension Tensor {
                             CblasRowMajor, CblasTrans, CblasNoTrans, k, plane, m, 1, w.baseAddress,
                             k, gImage, plane, 0, column, width)
                         }
+                        if fuseBias {
+                          for o in 0..<g.outChannels {
+                            let row = gImage + o * g.outPlane
+                            biasTotals[o] += Double(contiguousSum(row, count: g.outPlane))
+                          }
+                        }
                       }
                       if needInput {
                         fold(c.baseAddress!, into: dp.baseAddress!, g, first: first, images: images)
@@ -232,7 +242,8 @@ extension Tensor {
     }
     return (
       needInput ? Tensor(shape: input.shape, scalars: unpaddedGradient(paddedGradient, g)) : nil,
-      needWeight ? Tensor(shape: weight.shape, scalars: weightGradient) : nil, biasGradient
+      needWeight ? Tensor(shape: weight.shape, scalars: weightGradient) : nil,
+      fuseBias ? Tensor(shape: [g.outChannels], scalars: biasTotals.map { Float($0) }) : biasGradient
     )
   }
 }
