@@ -89,7 +89,8 @@ func contiguousSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
     lanes.7 += p[i + 7]
     i += 8
   }
-  var total = ((lanes.0 + lanes.1) + (lanes.2 + lanes.3)) + ((lanes.4 + lanes.5) + (lanes.6 + lanes.7))
+  var total =
+    ((lanes.0 + lanes.1) + (lanes.2 + lanes.3)) + ((lanes.4 + lanes.5) + (lanes.6 + lanes.7))
   while i < count {
     total += p[i]
     i += 1

@@ -192,7 +192,8 @@ extension Tensor {
                       // Large planes: one GEMM per image, straight from the NCHW gradient.
                       let plane = Int32(g.outPlane)
                       if needWeight {
-                        unfold(p.baseAddress!, into: c.baseAddress!, g, first: first, images: images)
+                        unfold(
+                          p.baseAddress!, into: c.baseAddress!, g, first: first, images: images)
                       }
                       for n in 0..<images {
                         let gImage = gOut.baseAddress! + (first + n) * g.outChannels * g.outPlane
@@ -243,7 +244,8 @@ extension Tensor {
     return (
       needInput ? Tensor(shape: input.shape, scalars: unpaddedGradient(paddedGradient, g)) : nil,
       needWeight ? Tensor(shape: weight.shape, scalars: weightGradient) : nil,
-      fuseBias ? Tensor(shape: [g.outChannels], scalars: biasTotals.map { Float($0) }) : biasGradient
+      fuseBias
+        ? Tensor(shape: [g.outChannels], scalars: biasTotals.map { Float($0) }) : biasGradient
     )
   }
 }

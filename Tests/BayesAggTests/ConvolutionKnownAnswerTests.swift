@@ -85,7 +85,9 @@ struct ConvolutionKnownAnswerTests {
 
   @Test("ELU's negative branch is within one ulp of expm1f, from −∞ to 0")
   func eluAgainstExpm1f() {
-    var xs: [Float] = [0, -0.0, -.leastNonzeroMagnitude, -.leastNormalMagnitude, -1e-30, -.infinity]
+    var xs: [Float] = [
+      0, -0.0, -.leastNonzeroMagnitude, -.leastNormalMagnitude, -1e-30, -.infinity,
+    ]
     var x: Float = -1e-12
     while x > -120 {
       xs.append(x)
@@ -111,8 +113,10 @@ struct ConvolutionKnownAnswerTests {
     let plane = 97 * 101
     #expect((a + b).scalars == zip(a.scalars, b.scalars).map { $0 + $1 })
     #expect((a * b).scalars == zip(a.scalars, b.scalars).map { $0 * $1 })
-    #expect((a - bias).scalars == a.scalars.indices.map { a.scalars[$0] - bias.scalars[$0 / plane % 5] })
-    #expect((bias - a).scalars == a.scalars.indices.map { bias.scalars[$0 / plane % 5] - a.scalars[$0] })
+    #expect(
+      (a - bias).scalars == a.scalars.indices.map { a.scalars[$0] - bias.scalars[$0 / plane % 5] })
+    #expect(
+      (bias - a).scalars == a.scalars.indices.map { bias.scalars[$0 / plane % 5] - a.scalars[$0] })
     var sum = a
     sum.add(b)
     #expect(sum == a + b)

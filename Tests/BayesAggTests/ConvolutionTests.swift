@@ -31,26 +31,32 @@ private func conv(
 }
 
 let convolutionGradientCases: [ConvolutionGradientCase] = [
-  .init(name: "conv 3×3, stride 1, zero padding, bias", shapes: [[2, 3, 5, 4], [4, 3, 3, 3], [4]])
-  { conv($0, padding: 1) },
+  .init(
+    name: "conv 3×3, stride 1, zero padding, bias", shapes: [[2, 3, 5, 4], [4, 3, 3, 3], [4]]
+  ) { conv($0, padding: 1) },
   .init(name: "conv 3×3, stride 2, reflect padding 2", shapes: [[1, 2, 7, 6], [3, 2, 3, 3]]) {
     conv($0, stride: 2, padding: 2, mode: .reflect)
   },
-  .init(name: "conv 3×3, stride 2, zero padding, bias", shapes: [[2, 2, 6, 5], [3, 2, 3, 3], [3]])
-  { conv($0, stride: 2, padding: 1) },
-  .init(name: "conv 3×3, stride 1, reflect padding, bias", shapes: [[2, 2, 4, 5], [3, 2, 3, 3], [3]])
-  { conv($0, padding: 1, mode: .reflect) },
+  .init(
+    name: "conv 3×3, stride 2, zero padding, bias", shapes: [[2, 2, 6, 5], [3, 2, 3, 3], [3]]
+  ) { conv($0, stride: 2, padding: 1) },
+  .init(
+    name: "conv 3×3, stride 1, reflect padding, bias", shapes: [[2, 2, 4, 5], [3, 2, 3, 3], [3]]
+  ) { conv($0, padding: 1, mode: .reflect) },
   .init(name: "conv 1×1, no padding, bias", shapes: [[2, 3, 4, 5], [5, 3, 1, 1], [5]]) {
     conv($0)
   },
-  .init(name: "conv 7×7, stride 2, reflect padding 3, bias", shapes: [[1, 2, 9, 8], [2, 2, 7, 7], [2]])
-  { conv($0, stride: 2, padding: 3, mode: .reflect) },
+  .init(
+    name: "conv 7×7, stride 2, reflect padding 3, bias",
+    shapes: [[1, 2, 9, 8], [2, 2, 7, 7], [2]]
+  ) { conv($0, stride: 2, padding: 3, mode: .reflect) },
   .init(name: "conv 7×7, stride 1, no padding", shapes: [[2, 1, 8, 7], [3, 1, 7, 7]]) { conv($0) },
   .init(name: "max pool 3, stride 3", shapes: [[2, 2, 7, 9]], distinctFirstInput: true) {
     $0[0].maxPool2d(kernelSize: 3)
   },
-  .init(name: "max pool 3, stride 2, padding 1", shapes: [[2, 2, 6, 5]], distinctFirstInput: true)
-  { $0[0].maxPool2d(kernelSize: 3, stride: 2, padding: 1) },
+  .init(name: "max pool 3, stride 2, padding 1", shapes: [[2, 2, 6, 5]], distinctFirstInput: true) {
+    $0[0].maxPool2d(kernelSize: 3, stride: 2, padding: 1)
+  },
   .init(name: "global average pool", shapes: [[2, 3, 4, 5]]) { $0[0].globalAveragePool() },
   .init(name: "flattened", shapes: [[2, 3, 2, 2]]) { $0[0].flattened() * $0[0].flattened() },
   .init(name: "batch norm [B, C, H, W], training", shapes: [[4, 3, 2, 3], [3], [3]]) {
@@ -81,8 +87,8 @@ struct ConvolutionTests {
   }
 
   /// Shapes for the im2col-versus-loops property; the last ones span several GEMM chunks.
-  static let directCases: [(shape: [Int], weight: [Int], stride: Int, padding: Int, reflect: Bool)]
-    = [
+  static let directCases:
+    [(shape: [Int], weight: [Int], stride: Int, padding: Int, reflect: Bool)] = [
       ([2, 3, 5, 4], [4, 3, 3, 3], 1, 1, false),
       ([1, 2, 7, 6], [3, 2, 3, 3], 2, 2, true),
       ([3, 4, 6, 6], [2, 4, 1, 1], 1, 0, false),
@@ -100,7 +106,8 @@ struct ConvolutionTests {
     let w = Tensor.randomNormal(shape: c.weight, using: &generator)
     let b = Tensor.randomNormal(shape: [c.weight[0]], using: &generator)
     let mode: PaddingMode = c.reflect ? .reflect : .zeros
-    let fast = x.convolved(with: w, bias: b, stride: c.stride, padding: c.padding, paddingMode: mode)
+    let fast = x.convolved(
+      with: w, bias: b, stride: c.stride, padding: c.padding, paddingMode: mode)
     let slow = directConvolution(x, w, b, stride: c.stride, padding: c.padding, reflect: c.reflect)
     expectClose(
       fast.scalars.map(Double.init), shape: fast.shape, slow.scalars.map(Double.init),
@@ -124,7 +131,8 @@ struct ConvolutionTests {
     let scale = max(1, abs(direct))
     #expect(abs(dot(gradients.input!, x) - direct) / scale < 1e-4)
     #expect(abs(dot(gradients.weight!, w) - direct) / scale < 1e-4)
-    #expect(abs(Double(gradients.bias!.sum()) - Double(g.sum())) / max(1, abs(Double(g.sum()))) < 1e-4)
+    #expect(
+      abs(Double(gradients.bias!.sum()) - Double(g.sum())) / max(1, abs(Double(g.sum()))) < 1e-4)
   }
 }
 
