@@ -54,3 +54,46 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
   let value: Value
   init(_ value: Value) { self.value = value }
 }
+
+extension Array where Element == Float {
+  /// An array of `count` floats that `initialize` fills completely, skipping the zeroing pass
+  /// that `init(repeating:count:)` would spend on memory about to be overwritten.
+  ///
+  /// - Precondition: `initialize` writes every element.
+  @inline(__always)
+  init(uninitializedCount count: Int, _ initialize: (UnsafeMutablePointer<Float>) -> Void) {
+    self.init(unsafeUninitializedCapacity: count) { buffer, initialized in
+      if count > 0 { initialize(buffer.baseAddress!) }
+      initialized = count
+    }
+  }
+}
+
+/// The sum of `count` consecutive floats with eight independent partial sums, which the
+/// optimiser can keep in one vector register (a single running sum cannot be vectorised
+/// without reordering the additions).
+///
+/// - Complexity: O(count).
+@inline(__always)
+func contiguousSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+  var lanes: (Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0)
+  var i = 0
+  while i + 8 <= count {
+    lanes.0 += p[i]
+    lanes.1 += p[i + 1]
+    lanes.2 += p[i + 2]
+    lanes.3 += p[i + 3]
+    lanes.4 += p[i + 4]
+    lanes.5 += p[i + 5]
+    lanes.6 += p[i + 6]
+    lanes.7 += p[i + 7]
+    i += 8
+  }
+  var total =
+    ((lanes.0 + lanes.1) + (lanes.2 + lanes.3)) + ((lanes.4 + lanes.5) + (lanes.6 + lanes.7))
+  while i < count {
+    total += p[i]
+    i += 1
+  }
+  return total
+}

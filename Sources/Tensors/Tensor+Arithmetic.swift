@@ -111,10 +111,7 @@ extension Tensor {
         out.withUnsafeMutableBufferPointer { o in
           for n in 0..<outer {
             for c in 0..<channels {
-              let row = a.baseAddress! + (n * channels + c) * inner
-              var total: Float = 0
-              for j in 0..<inner { total += row[j] }
-              o[c] += total
+              o[c] += contiguousSum(a.baseAddress! + (n * channels + c) * inner, count: inner)
             }
           }
         }
@@ -206,11 +203,10 @@ extension Tensor {
     let outCount = outShape.reduce(1, *)
     guard outCount > 0 else { return Tensor(zeros: outShape) }
     if shape == other.shape {
-      var out = [Float](repeating: 0, count: outCount)
-      scalars.withUnsafeBufferPointer { a in
+      let out = scalars.withUnsafeBufferPointer { a in
         other.scalars.withUnsafeBufferPointer { b in
-          out.withUnsafeMutableBufferPointer { o in
-            let (pa, pb, po) = (a.baseAddress!, b.baseAddress!, o.baseAddress!)
+          [Float](uninitializedCount: outCount) { po in
+            let (pa, pb) = (a.baseAddress!, b.baseAddress!)
             Parallel.forEachChunk(count: outCount) { range in
               for i in range { po[i] = Operation.apply(pa[i], pb[i]) }
             }
@@ -239,12 +235,11 @@ private func combinedPerChannel<Operation: ElementwiseOperation>(
   large: Tensor, small: Tensor, channels: Int, inner: Int, smallFirst: Bool,
   _ operation: Operation.Type
 ) -> Tensor {
-  var out = [Float](repeating: 0, count: large.count)
   let rows = large.count / inner
-  large.scalars.withUnsafeBufferPointer { a in
+  let out = large.scalars.withUnsafeBufferPointer { a in
     small.scalars.withUnsafeBufferPointer { b in
-      out.withUnsafeMutableBufferPointer { o in
-        let (pa, pb, po) = (a.baseAddress!, b.baseAddress!, o.baseAddress!)
+      [Float](uninitializedCount: large.count) { po in
+        let (pa, pb) = (a.baseAddress!, b.baseAddress!)
         Parallel.forEachChunk(count: rows, costPerItem: inner) { range in
           for row in range {
             let value = pb[row % channels]

@@ -48,6 +48,10 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     (self.stride, self.padding, self.paddingMode) = (stride, padding, paddingMode)
   }
 
+  /// Whether output planes are large enough (at least 256 cells) for one GEMM per image to
+  /// run near sgemm's peak; then the GEMMs read and write NCHW images in place.
+  var multipliesPerImage: Bool { outPlane >= 256 }
+
   /// How many images one GEMM covers: enough columns for sgemm to run near its peak, few
   /// enough that the unfolded input and the output block stay around 16 MB each.
   var imagesPerChunk: Int {
@@ -82,12 +86,15 @@ extension Tensor {
       bias == nil || bias!.count == geometry.outChannels,
       "conv2d: bias \(bias!.shape) for \(geometry.outChannels) output channels")
     let g = geometry
-    var out = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
-    guard !out.isEmpty else { return Tensor(shape: outputShape(g), scalars: out) }
+    let total = g.batch * g.outChannels * g.outPlane
+    guard total > 0 else { return Tensor(zeros: outputShape(g)) }
+    // Every element is written by `scatterBlock`.
+    var out = [Float](uninitializedCount: total) { _ in }
     let padded = paddedInput(self, g)
     let chunk = g.imagesPerChunk
     var columns = [Float](repeating: 0, count: g.patchSize * chunk * g.outPlane)
-    var block = [Float](repeating: 0, count: g.outChannels * chunk * g.outPlane)
+    var block = [Float](
+      repeating: 0, count: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane)
     let biasScalars = bias?.scalars ?? [Float](repeating: 0, count: g.outChannels)
     padded.withUnsafeBufferPointer { p in
       columns.withUnsafeMutableBufferPointer { c in
@@ -99,13 +106,26 @@ extension Tensor {
                   let images = min(chunk, g.batch - first)
                   let width = images * g.outPlane
                   unfold(p.baseAddress!, into: c.baseAddress!, g, first: first, images: images)
-                  cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.outChannels),
-                    Int32(width), Int32(g.patchSize), 1, w.baseAddress, Int32(g.patchSize),
-                    c.baseAddress, Int32(width), 0, y.baseAddress, Int32(width))
-                  scatterBlock(
-                    y.baseAddress!, to: o.baseAddress!, bias: b.baseAddress!, g, first: first,
-                    images: images)
+                  if g.multipliesPerImage {
+                    // Large planes: one GEMM per image, straight into the NCHW output.
+                    for n in 0..<images {
+                      cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.outChannels),
+                        Int32(g.outPlane), Int32(g.patchSize), 1, w.baseAddress,
+                        Int32(g.patchSize), c.baseAddress! + n * g.outPlane, Int32(width), 0,
+                        o.baseAddress! + (first + n) * g.outChannels * g.outPlane,
+                        Int32(g.outPlane))
+                    }
+                    addBias(b.baseAddress!, to: o.baseAddress!, g, first: first, images: images)
+                  } else {
+                    cblas_sgemm(
+                      CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.outChannels),
+                      Int32(width), Int32(g.patchSize), 1, w.baseAddress, Int32(g.patchSize),
+                      c.baseAddress, Int32(width), 0, y.baseAddress, Int32(width))
+                    scatterBlock(
+                      y.baseAddress!, to: o.baseAddress!, bias: b.baseAddress!, g, first: first,
+                      images: images)
+                  }
                 }
               }
             }
@@ -138,8 +158,12 @@ extension Tensor {
       paddingMode: paddingMode)
     precondition(
       shape == outputShape(g), "conv2d pullback: gradient \(shape) for output \(outputShape(g))")
-    let biasGradient = needBias ? channelSums(of: self, g) : nil
-    guard needInput || needWeight, count > 0, g.patchSize > 0 else {
+    let loops = (needInput || needWeight) && count > 0 && g.patchSize > 0
+    // With one GEMM per image, each image's gradient is summed while it is still in cache.
+    let fuseBias = needBias && loops && g.multipliesPerImage
+    var biasTotals = [Double](repeating: 0, count: fuseBias ? g.outChannels : 0)
+    let biasGradient = needBias && !fuseBias ? channelSums(of: self, g) : nil
+    guard loops else {
       return (
         needInput ? Tensor(zeros: input.shape) : nil,
         needWeight ? Tensor(zeros: weight.shape) : nil, biasGradient
@@ -148,7 +172,8 @@ extension Tensor {
     let padded = needWeight ? paddedInput(input, g) : []
     let chunk = g.imagesPerChunk
     var columns = [Float](repeating: 0, count: g.patchSize * chunk * g.outPlane)
-    var block = [Float](repeating: 0, count: g.outChannels * chunk * g.outPlane)
+    var block = [Float](
+      repeating: 0, count: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane)
     var weightGradient = [Float](repeating: 0, count: needWeight ? weight.count : 0)
     var paddedGradient = [Float](
       repeating: 0, count: needInput ? g.batch * g.inChannels * g.paddedHeight * g.paddedWidth : 0)
@@ -163,6 +188,38 @@ extension Tensor {
                   for first in Swift.stride(from: 0, to: g.batch, by: chunk) {
                     let images = min(chunk, g.batch - first)
                     let width = Int32(images * g.outPlane)
+                    if g.multipliesPerImage {
+                      // Large planes: one GEMM per image, straight from the NCHW gradient.
+                      let plane = Int32(g.outPlane)
+                      if needWeight {
+                        unfold(
+                          p.baseAddress!, into: c.baseAddress!, g, first: first, images: images)
+                      }
+                      for n in 0..<images {
+                        let gImage = gOut.baseAddress! + (first + n) * g.outChannels * g.outPlane
+                        let column = c.baseAddress! + n * g.outPlane
+                        if needWeight {
+                          cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasTrans, m, k, plane, 1, gImage, plane,
+                            column, width, first + n == 0 ? 0 : 1, dw.baseAddress, k)
+                        }
+                        if needInput {
+                          cblas_sgemm(
+                            CblasRowMajor, CblasTrans, CblasNoTrans, k, plane, m, 1, w.baseAddress,
+                            k, gImage, plane, 0, column, width)
+                        }
+                        if fuseBias {
+                          for o in 0..<g.outChannels {
+                            let row = gImage + o * g.outPlane
+                            biasTotals[o] += Double(contiguousSum(row, count: g.outPlane))
+                          }
+                        }
+                      }
+                      if needInput {
+                        fold(c.baseAddress!, into: dp.baseAddress!, g, first: first, images: images)
+                      }
+                      continue
+                    }
                     gatherBlock(gOut.baseAddress!, into: y.baseAddress!, g, first, images)
                     if needWeight {
                       unfold(p.baseAddress!, into: c.baseAddress!, g, first: first, images: images)
@@ -186,7 +243,9 @@ extension Tensor {
     }
     return (
       needInput ? Tensor(shape: input.shape, scalars: unpaddedGradient(paddedGradient, g)) : nil,
-      needWeight ? Tensor(shape: weight.shape, scalars: weightGradient) : nil, biasGradient
+      needWeight ? Tensor(shape: weight.shape, scalars: weightGradient) : nil,
+      fuseBias
+        ? Tensor(shape: [g.outChannels], scalars: biasTotals.map { Float($0) }) : biasGradient
     )
   }
 }
@@ -357,6 +416,23 @@ private func scatterBlock(
   }
 }
 
+/// Adds the bias of each channel to NCHW output images `first..<first + images`.
+private func addBias(
+  _ bias: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>, _ g: ConvolutionGeometry,
+  first: Int, images: Int
+) {
+  let (plane, channels) = (g.outPlane, g.outChannels)
+  Parallel.forEachChunk(count: images, costPerItem: channels * plane) { range in
+    for n in range {
+      for o in 0..<channels {
+        let target = out + ((first + n) * channels + o) * plane
+        let b = bias[o]
+        for j in 0..<plane { target[j] += b }
+      }
+    }
+  }
+}
+
 /// The inverse copy of `scatterBlock` (without bias): NCHW output-gradient images `first…`
 /// into a `[Cout, images·outPlane]` block.
 private func gatherBlock(
@@ -376,19 +452,23 @@ private func gatherBlock(
   }
 }
 
-/// `Σ_{n,i,j} t[n, o, i, j]` for each channel `o` of an NCHW tensor, accumulated in `Double`.
+/// `Σ_{n,i,j} t[n, o, i, j]` for each channel `o` of an NCHW tensor; each plane is summed in
+/// `Float`, the planes in `Double`.
 private func channelSums(of t: Tensor, _ g: ConvolutionGeometry) -> Tensor {
-  let (plane, channels) = (g.outPlane, g.outChannels)
-  var totals = [Double](repeating: 0, count: channels)
-  t.scalars.withUnsafeBufferPointer { p in
-    for n in 0..<g.batch {
-      for o in 0..<channels {
-        let row = p.baseAddress! + (n * channels + o) * plane
-        var total: Float = 0
-        for j in 0..<plane { total += row[j] }
-        totals[o] += Double(total)
+  let (plane, channels, batch) = (g.outPlane, g.outChannels, g.batch)
+  let totals = t.scalars.withUnsafeBufferPointer { p in
+    [Float](uninitializedCount: channels) { out in
+      let source = p.baseAddress!
+      Parallel.forEachChunk(count: channels, costPerItem: batch * plane) { range in
+        for o in range {
+          var total = 0.0
+          for n in 0..<batch {
+            total += Double(contiguousSum(source + (n * channels + o) * plane, count: plane))
+          }
+          out[o] = Float(total)
+        }
       }
     }
   }
-  return Tensor(shape: [channels], scalars: totals.map { Float($0) })
+  return Tensor(shape: [channels], scalars: totals)
 }
