@@ -68,6 +68,7 @@ struct EndToEndTests {
       configuration.epochs = 2
       configuration.lsEpochs = 1
       configuration.samples = 128
+      configuration.backbone = .mlp
       let folder = temporaryFolder("fashion-\(method)")
       defer { try? FileManager.default.removeItem(at: folder) }
       let summary = try Experiment.run(
@@ -77,6 +78,25 @@ struct EndToEndTests {
       #expect(accuracy > 0.93, "\(method): mean accuracy \(accuracy)")
       #expect(summary.test.tasks.count == 10)
     }
+  }
+
+  @Test("fashion-mtl: the seed's CNN trains a step of LS and of BayesAgg-MTL and evaluates")
+  func fashionConvolutional() throws {
+    var recipe = try RecipeCatalog.load("fashion-mtl", seed: 0)
+    recipe.train = recipe.train.rows(Array(0..<256))
+    recipe.validation = recipe.validation.rows(Array(0..<64))
+    recipe.test = recipe.test.rows(Array(0..<64))
+    var configuration = TrainingConfiguration(recipe: recipe, method: .bayesagg)
+    #expect(configuration.backbone == .cnn)
+    configuration.epochs = 2
+    configuration.lsEpochs = 1
+    configuration.samples = 64
+    let folder = temporaryFolder("fashion-cnn")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let summary = try Experiment.run(
+      recipe: recipe, configuration: configuration, directory: try RunDirectory(folder))
+    #expect(summary.test.tasks.count == 10)
+    #expect(summary.test.tasks.allSatisfy { $0.loss.isFinite })
   }
 
   @Test("the same seed gives the same numbers")
