@@ -116,7 +116,7 @@ public enum Tool {
     console.print("")
     console.print("Defaults are a short schedule; the seed's full schedule is given per recipe:")
     console.print(
-      "  fashion-mtl  6 epochs, 1 LS epoch, batch 128, lr 1e-3, γ 5e-4, α 5e-4;"
+      "  fashion-mtl  CIFAR-MTL CNN, 2 epochs, 1 LS epoch, batch 128, lr 1e-3, γ 5e-4, α 5e-4;"
         + " full: --epochs 50 --ls-epochs 3")
     console.print(
       "  penguins     60 epochs, 10 LS epochs, batch 32, γ 5e-3, α 0.3 (regression)"

@@ -27,13 +27,23 @@ enum Train {
     let method = try TrainingOptions.method(options.string("method") ?? "bayesagg")
     let recipe = try TrainingOptions.loadRecipe(options)
     let configuration = try TrainingOptions.configuration(options, recipe: recipe, method: method)
-    let output = URL(fileURLWithPath: options.string("output") ?? "runs/\(recipe.name)-\(method)")
+    let output = URL(
+      fileURLWithPath: try outputPath(options, default: "runs/\(recipe.name)-\(method)"))
     let summary = try runOne(
       recipe: recipe, configuration: configuration, output: output, quiet: options.has("quiet"),
       console: console)
     console.print(ComparisonTable.markdown([(method.displayName, summary)]))
     console.print("Results in \(output.path)")
     return 0
+  }
+
+  /// The `--output` folder, or `fallback`.
+  ///
+  /// - Throws: `UsageError` for an empty path.
+  static func outputPath(_ options: ParsedOptions, default fallback: String) throws -> String {
+    guard let path = options.string("output") else { return fallback }
+    guard !path.isEmpty else { throw UsageError("--output needs a folder path, got ''") }
+    return path
   }
 
   /// Trains one configuration into `output`, showing progress; returns its summary.
@@ -43,6 +53,15 @@ enum Train {
   ) throws -> RunSummary {
     let directory = try RunDirectory(output)
     let name = configuration.method.displayName
+    if configuration.method == .bayesagg, configuration.moments == "quadrature" {
+      for group in recipe.groups {
+        if case .multiclass(let classes) = group.kind, classes > 2 {
+          console.note(
+            "note: quadrature covers binary and two-class heads; \(group.taskNames[0]) "
+              + "(\(classes) classes) uses Monte Carlo with \(configuration.samples) samples")
+        }
+      }
+    }
     if !quiet {
       console.note(
         "\(name) on \(recipe.name): \(recipe.train.count) training, "
@@ -124,7 +143,7 @@ enum Compare {
     let configurations = try methods.map {
       try TrainingOptions.configuration(options, recipe: recipe, method: $0)
     }
-    let output = URL(fileURLWithPath: options.string("output") ?? "runs/\(recipe.name)")
+    let output = URL(fileURLWithPath: try Train.outputPath(options, default: "runs/\(recipe.name)"))
     var runs: [(name: String, summary: RunSummary)] = []
     for configuration in configurations {
       let summary = try Train.runOne(

@@ -24,7 +24,7 @@ extension RecipeCatalog {
       validationRows: split.validation, test: testImages, pixelScale: 1 / 255, taskNames: names,
       backbone: .cnn, hiddenSizes: [512, 160],
       defaults: RecipeDefaults(
-        epochs: 6, batchSize: 128, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 1,
+        epochs: 2, batchSize: 128, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 1,
         gamma: 0.0005, regressionPower: 0.0005, classificationPower: 0.0005,
         headMaxGradientNorm: 50, sharedMaxGradientNorm: nil, fullScheduleEpochs: 50))
   }
