@@ -17,7 +17,9 @@ let package = Package(
       name: "CLinearAlgebra", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "CRuntimeSupport"),
-    .target(name: "Tensors", dependencies: ["CLinearAlgebra"], swiftSettings: swiftSettings),
+    .target(name: "CKernels"),
+    .target(
+      name: "Tensors", dependencies: ["CLinearAlgebra", "CKernels"], swiftSettings: swiftSettings),
     .target(name: "Autodiff", dependencies: ["Tensors"], swiftSettings: swiftSettings),
     .target(name: "Layers", dependencies: ["Autodiff", "Tensors"], swiftSettings: swiftSettings),
     .target(

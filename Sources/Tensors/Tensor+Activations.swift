@@ -1,3 +1,4 @@
+import CKernels
 /// Element-wise activation kernels and their derivatives: loops over raw buffers without a
 /// closure call or an unpredictable branch per element, split over the cores for large tensors.
 /// The autodiff operations (`Variable.relu()`, `Variable.elu(alpha:)`) call these.
@@ -56,11 +57,7 @@ extension Tensor {
       [Float](uninitializedCount: count) { po in
         let pa = a.baseAddress!
         Parallel.forEachChunk(count: count) { range in
-          for i in range {
-            let x = pa[i]
-            let negative = alpha * negativeExpm1(x)
-            po[i] = x > 0 ? x : negative
-          }
+          bayesagg_elu(pa + range.lowerBound, po + range.lowerBound, range.count, alpha)
         }
       }
     }
