@@ -35,10 +35,26 @@ private func forEachItem(_ count: Int, _ body: (Int) -> Void) {
   }
 }
 
-/// `σ(z) = 1 / (1 + e^(−z))` in `Float` (`e^(−z)` overflows to ∞ harmlessly, giving 0).
+/// `e^x` in `Float`, branch-free so that loops over it vectorise; `x` is clamped to
+/// `[−87, 87]` (where `e^x` is a normal `Float`).
+///
+/// Cody–Waite reduction `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, then the Cephes `expf`
+/// polynomial for `e^r` and `2^n` built in the exponent bits: about 1 ulp.
 @inline(__always)
-private func floatSigmoid(_ z: Float) -> Float {
-  1 / (1 + exp(-z))
+private func fastExp(_ x: Float) -> Float {
+  let x = min(max(x, -87), 87)
+  // Adding 1.5 · 2²³ rounds x / ln 2 to the integer n, which lands in the low mantissa bits.
+  let shifted = x * 1.442_695_04 + 12_582_912
+  let n = shifted - 12_582_912
+  let power = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+  let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
+  var p: Float = 1.987_569_15e-4
+  p = p * r + 1.398_199_95e-3
+  p = p * r + 8.333_451_9e-3
+  p = p * r + 4.166_579_59e-2
+  p = p * r + 1.666_666_55e-1
+  p = p * r + 5.000_000_12e-1
+  return (p * r * r + r + 1) * power
 }
 
 /// The buffers of one work item: `S` samples of an `n`-parameter posterior against a batch.
@@ -164,9 +180,13 @@ private func binaryOutputMoments(
           b: w.baseAddress!, ldb: width, c: r.baseAddress!, ldc: samples)
         residualSquares.withUnsafeMutableBufferPointer { r2 in
           for b in 0..<batch {
-            let y = targets[b]
-            for s in (b * samples)..<((b + 1) * samples) {
-              let residual = y.isNaN ? 0 : floatSigmoid(r[s]) - y
+            let (y, row) = (targets[b], (b * samples)..<((b + 1) * samples))
+            guard !y.isNaN else {
+              for s in row { (r[s], r2[s]) = (0, 0) }
+              continue
+            }
+            for s in row {
+              let residual = 1 / (1 + fastExp(-r[s])) - y
               r[s] = residual
               r2[s] = residual * residual
             }
@@ -284,7 +304,7 @@ private func softmaxChunkMoments(
             for k in 0..<classes { largest = max(largest, r[start + k]) }
             var total: Float = 0
             for k in 0..<classes {
-              let e = exp(r[start + k] - largest)
+              let e = fastExp(r[start + k] - largest)
               r[start + k] = e
               total += e
             }
