@@ -41,35 +41,50 @@ func binaryPosteriors(
     labels.rows == n && labels.columns == outputs && head.weight.columns == d,
     "binaryPosteriors: features \(features.shape), labels \(labels.shape), head "
       + "\(head.weight.shape)")
+  let width = d + 1
   let parameters = head.parameters
-  var result: [GaussianPosterior] = []
-  for o in 0..<outputs {
-    let theta = Array(parameters[(o * (d + 1))..<((o + 1) * (d + 1))])
-    let rows = (0..<n).filter { !labels[$0, o].isNaN }
-    let hb = features.gatheringRows(rows).appendingColumn(repeating: 1)
+  let everyRow = features.appendingColumn(repeating: 1)
 
-    // Gradient of the summed BCE and the Gauss–Newton curvature.
-    var residual = [Double](repeating: 0, count: rows.count)
-    var weighted = hb
-    for (i, row) in rows.enumerated() {
-      var z = theta[d]
-      for j in 0..<d { z += theta[j] * hb[i, j] }
-      let p = sigmoid(z)
-      residual[i] = p - labels[row, o]
-      for j in 0...d { weighted[i, j] *= p * (1 - p) }
+  // The outputs are independent: they run concurrently, each worker reusing one buffer.
+  var results = [Result<GaussianPosterior, any Error>?](repeating: nil, count: outputs)
+  let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
+  results.withUnsafeMutableBufferPointer { results in
+    forEachItem(workers) { worker in
+      // `√(p(1 − p)) hb`, whose Gram matrix is the Gauss–Newton curvature.
+      var scaled = [Double](repeating: 0, count: n * width)
+      for o in stride(from: worker, to: outputs, by: workers) {
+        let theta = Array(parameters[(o * width)..<((o + 1) * width)])
+        let rows = (0..<n).filter { !labels[$0, o].isNaN }
+        let hb = rows.count == n ? everyRow : everyRow.gatheringRows(rows)
+
+        // Gradient of the summed BCE and the Gauss–Newton curvature.
+        let logits = matmul(hb, Matrix(column: theta)).scalars
+        var residual = [Double](repeating: 0, count: rows.count)
+        let curvature = scaled.withUnsafeMutableBufferPointer { scaled in
+          hb.scalars.withUnsafeBufferPointer { hb in
+            for (i, row) in rows.enumerated() {
+              let p = sigmoid(logits[i])
+              residual[i] = p - labels[row, o]
+              let weight = (p * (1 - p)).squareRoot()
+              for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
+            }
+          }
+          return Matrix.gram(
+            rows: rows.count, columns: width, of: UnsafeBufferPointer(scaled))
+        }
+        let gradient = matmul(hb, Matrix(column: residual), transposeA: true).scalars
+        results[o] = Result {
+          let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
+          var precision = curvature + priorPrecision
+          precision.symmetrizeFromLower()
+          return try newtonStep(
+            theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
+            priorPrecision: priorPrecision, name: "\(name), binary output \(o)")
+        }
+      }
     }
-    let gradient = matmul(hb, Matrix(column: residual), transposeA: true).scalars
-    var precision = matmul(weighted, hb, transposeA: true)
-
-    let (priorMean, priorPrecision) = prior(priors?[o], size: d + 1, gamma: gamma)
-    precision = precision + priorPrecision
-    precision.symmetrizeFromLower()
-    result.append(
-      try newtonStep(
-        theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
-        priorPrecision: priorPrecision, name: "\(name), binary output \(o)"))
   }
-  return result
+  return try results.map { try $0!.get() }
 }
 
 /// The posterior of all parameters `[W | b]` (`[K, d + 1]`, flattened row-major) of a

@@ -25,7 +25,7 @@ private let sampleChunks = 4
 ///
 /// The callers' items write disjoint buffers, so sharing `body` (and the pointers it captures)
 /// across threads is safe though the compiler cannot check it.
-private func forEachItem(_ count: Int, _ body: (Int) -> Void) {
+func forEachItem(_ count: Int, _ body: (Int) -> Void) {
   let threads = openblas_get_num_threads()
   openblas_set_num_threads(1)
   defer { openblas_set_num_threads(threads) }
