@@ -49,10 +49,11 @@ func binaryPosteriors(
   var results = [Result<GaussianPosterior, any Error>?](repeating: nil, count: outputs)
   let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
   results.withUnsafeMutableBufferPointer { results in
-    forEachItem(workers) { worker in
+    let queue = WorkQueue(count: outputs)
+    forEachItem(workers) { _ in
       // `√(p(1 − p)) hb`, whose Gram matrix is the Gauss–Newton curvature.
       var scaled = [Double](repeating: 0, count: n * width)
-      for o in stride(from: worker, to: outputs, by: workers) {
+      while let o = queue.next() {
         let theta = Array(parameters[(o * width)..<((o + 1) * width)])
         let rows = (0..<n).filter { !labels[$0, o].isNaN }
         let hb = rows.count == n ? everyRow : everyRow.gatheringRows(rows)

@@ -35,6 +35,26 @@ func forEachItem(_ count: Int, _ body: (Int) -> Void) {
   }
 }
 
+/// Hands out `0..<count` one index at a time to whichever worker asks first, so that a worker
+/// slowed by other processes takes fewer items. Each item's result does not depend on which
+/// worker computes it.
+final class WorkQueue: @unchecked Sendable {
+  private let lock = NSLock()
+  private var nextIndex = 0
+  private let count: Int
+
+  init(count: Int) { self.count = count }
+
+  /// The next index not yet handed out, or `nil` when all are.
+  func next() -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard nextIndex < count else { return nil }
+    nextIndex += 1
+    return nextIndex - 1
+  }
+}
+
 /// `e^x` in `Float`, branch-free so that loops over it vectorise; `x` is clamped to
 /// `[−87, 87]` (where `e^x` is a normal `Float`).
 ///
@@ -87,8 +107,12 @@ private struct Workspace {
       lowerInverse.withUnsafeBufferPointer { inverse in
         floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: inverse, inPlace: w)
       }
-      for s in 0..<samples {
-        for i in 0..<n { w[s * n + i] += mean[i] }
+      mean.withUnsafeBufferPointer { m in
+        // Row pointers keep the index arithmetic out of the loop, so it vectorises.
+        for s in 0..<samples {
+          let (row, m) = (w.baseAddress! + s * n, m.baseAddress!)
+          for i in 0..<n { row[i] += m[i] }
+        }
       }
     }
   }
@@ -129,12 +153,13 @@ func binaryMonteCarloMoments(
   var seconds = means
   means.withUnsafeMutableBufferPointer { allMeans in
     seconds.withUnsafeMutableBufferPointer { allSeconds in
-      forEachItem(workers) { worker in
+      let queue = WorkQueue(count: outputs)
+      forEachItem(workers) { _ in
         var work = Workspace(
           batch: batch, d: d, samples: samples, parameters: width, residualColumns: samples)
         var squares = [Float](repeating: 0, count: samples * d)
         var residualSquares = work.residual
-        for o in stride(from: worker, to: outputs, by: workers) {
+        while let o = queue.next() {
           var stream = streams[o]
           work.draw(
             posteriors[o], lowerInverse: posteriors[o].factor.lowerInverseAsFloat(),
@@ -169,7 +194,8 @@ private func binaryOutputMoments(
   work.weights.withUnsafeBufferPointer { w in
     squares.withUnsafeMutableBufferPointer { w2 in
       for s in 0..<samples {
-        for j in 0..<d { w2[s * d + j] = w[s * width + j] * w[s * width + j] }
+        let (source, target) = (w.baseAddress! + s * width, w2.baseAddress! + s * d)
+        for j in 0..<d { target[j] = source[j] * source[j] }
       }
     }
     features.withUnsafeBufferPointer { hb in
