@@ -123,20 +123,37 @@ func multiclassPosterior(
   for (i, row) in rows.enumerated() { residual[i, Int(labels[row, 0])] -= 1 }
   let gradient = matmul(residual, hb, transposeA: true).scalars
 
-  var precision = Matrix(rows: classes * width, columns: classes * width)
-  for c in 0..<classes {
-    for c2 in c..<classes {
-      var weighted = hb
-      for i in 0..<rows.count {
-        let p = probabilities[i, c]
-        let w = (c == c2 ? p : 0) - p * probabilities[i, c2]
-        for j in 0..<width { weighted[i, j] *= w }
-      }
-      let block = matmul(weighted, hb, transposeA: true)
-      for i in 0..<width {
-        for j in 0..<width {
-          precision[c * width + i, c2 * width + j] = block[i, j]
-          precision[c2 * width + j, c * width + i] = block[i, j]
+  // Block (c, c′) is hbᵀ diag(v) hb with v = p_c(1 − p_c) on the diagonal and −p_c p_c′ off
+  // it: each is ±(√|v| hb)ᵀ(√|v| hb), a symmetric rank-k update. The blocks run concurrently.
+  let size = classes * width
+  var precision = Matrix(rows: size, columns: size)
+  let pairs = (0..<classes).flatMap { c in (c..<classes).map { (c, $0) } }
+  let count = rows.count
+  precision.scalars.withUnsafeMutableBufferPointer { target in
+    hb.scalars.withUnsafeBufferPointer { hb in
+      probabilities.scalars.withUnsafeBufferPointer { p in
+        let queue = WorkQueue(count: pairs.count)
+        forEachItem(min(pairs.count, max(ProcessInfo.processInfo.activeProcessorCount, 1))) { _ in
+          var scaled = [Double](repeating: 0, count: count * width)
+          while let pair = queue.next() {
+            let (c, c2) = pairs[pair]
+            let block = scaled.withUnsafeMutableBufferPointer { scaled in
+              for i in 0..<count {
+                let (pc, pc2) = (p[i * classes + c], p[i * classes + c2])
+                let v = c == c2 ? pc * (1 - pc) : pc * pc2
+                let weight = v.squareRoot()
+                for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
+              }
+              return Matrix.gram(rows: count, columns: width, of: UnsafeBufferPointer(scaled))
+            }
+            let sign: Double = c == c2 ? 1 : -1
+            for i in 0..<width {
+              for j in 0..<width {
+                target[(c * width + i) * size + c2 * width + j] = sign * block[i, j]
+                target[(c2 * width + j) * size + c * width + i] = sign * block[i, j]
+              }
+            }
+          }
         }
       }
     }

@@ -7,9 +7,10 @@ import Tensors
 // ICML 2024, §3.2). The naive estimate holds an [S, B, O, d] array; here the samples are
 // streamed through matrix products instead.
 //
-// The posterior draws `w = m + L⁻ᵀz` are made in `Double` (Ziggurat normals, `dtrsm`); the
-// products and the element-wise work after them run in `Float`: their rounding (~1e-7
-// relative) is far below the sampling noise (~1/√S).
+// The posterior algebra (precision, Cholesky factor `L`, `L⁻¹`) is in `Double`. The draws
+// `w = m + L⁻ᵀz` (Ziggurat normals) are made with `L⁻¹` rounded to `Float`, or by a `Double`
+// triangular solve for large heads, and the products and element-wise work after them run in
+// `Float`: their rounding (~1e-7 relative) is far below the sampling noise (~1/√S).
 //
 // Parallelism: independent work items (one per binary output, or one per chunk of a softmax
 // group's samples) run concurrently, each with single-threaded BLAS, so that no BLAS thread
@@ -94,18 +95,30 @@ private struct Workspace {
     second = mean
   }
 
-  /// Fills `weights` with `samples` draws `m + L⁻ᵀz` from `posterior`, one per row, given
-  /// `L⁻¹` (`lowerInverseAsFloat()` of its factor).
+  /// Fills `weights` with `samples` draws `m + L⁻ᵀz` from `posterior`, one per row.
+  ///
+  /// With `lowerInverse` (`L⁻¹` from `lowerInverseAsFloat()`), `L⁻ᵀz` is one `Float`
+  /// triangular product; without it, a `Double` triangular solve (`dtrsm`) rounded to `Float`
+  /// afterwards. `useInverse(parameters:samples:)` picks the cheaper.
   mutating func draw(
-    _ posterior: GaussianPosterior, lowerInverse: [Float], samples: Int,
+    _ posterior: GaussianPosterior, lowerInverse: [Float]?, samples: Int,
     using generator: inout RandomGenerator
   ) {
     let n = posterior.mean.count
     let mean = posterior.mean.map { Float($0) }
     weights.withUnsafeMutableBufferPointer { w in
-      generator.fillZigguratNormal(w)
-      lowerInverse.withUnsafeBufferPointer { inverse in
-        floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: inverse, inPlace: w)
+      if let lowerInverse {
+        generator.fillZigguratNormal(w)
+        lowerInverse.withUnsafeBufferPointer { inverse in
+          floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: inverse, inPlace: w)
+        }
+      } else {
+        var draws = [Double](repeating: 0, count: samples * n)
+        draws.withUnsafeMutableBufferPointer { z in
+          generator.fillZigguratNormal(z)
+          posterior.factor.rightSolveLower(rows: samples, inPlace: z)
+          for i in z.indices { w[i] = Float(z[i]) }
+        }
       }
       mean.withUnsafeBufferPointer { m in
         // Row pointers keep the index arithmetic out of the loop, so it vectorises.
@@ -116,6 +129,10 @@ private struct Workspace {
       }
     }
   }
+
+  /// Whether `L⁻¹` (about `2n³` `Float`-equivalent operations, once) plus a `Float` product
+  /// (`S n²`) beats a `Double` solve (about `2 S n²`): when `n < S / 2`.
+  static func useInverse(parameters n: Int, samples: Int) -> Bool { 2 * n < samples }
 }
 
 /// The mean and variance of each binary output's gradient `(σ(wᵀh + b) − y) w` over `S`
@@ -161,9 +178,10 @@ func binaryMonteCarloMoments(
         var residualSquares = work.residual
         while let o = queue.next() {
           var stream = streams[o]
-          work.draw(
-            posteriors[o], lowerInverse: posteriors[o].factor.lowerInverseAsFloat(),
-            samples: samples, using: &stream)
+          let inverse =
+            Workspace.useInverse(parameters: width, samples: samples)
+            ? posteriors[o].factor.lowerInverseAsFloat() : nil
+          work.draw(posteriors[o], lowerInverse: inverse, samples: samples, using: &stream)
           let targets = (0..<batch).map { Float(labels[$0, o]) }
           binaryOutputMoments(
             &work, squares: &squares, residualSquares: &residualSquares, features: features,
@@ -269,7 +287,9 @@ func multiclassMonteCarloMoments(
 
   let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
   let targets = (0..<batch).map { labels[$0, 0] }
-  let lowerInverse = posterior.factor.lowerInverseAsFloat()
+  let lowerInverse =
+    Workspace.useInverse(parameters: classes * (d + 1), samples: samples)
+    ? posterior.factor.lowerInverseAsFloat() : nil
   var means = [Float](repeating: 0, count: sampleChunks * batch * d)
   var seconds = means
   means.withUnsafeMutableBufferPointer { allMeans in
