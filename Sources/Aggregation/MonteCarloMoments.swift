@@ -367,25 +367,33 @@ private func softmaxChunkMoments(
     }
   }
 
-  var residualProducts = [Float](repeating: 0, count: batch * samples)
+  // The residuals class by class, `[K, B, S]`, so that the pair products read contiguously.
+  let plane = batch * samples
+  var classResiduals = [Float](repeating: 0, count: classes * plane)
+  work.residual.withUnsafeBufferPointer { r in
+    classResiduals.withUnsafeMutableBufferPointer { target in
+      for i in 0..<plane {
+        for c in 0..<classes { target[c * plane + i] = r[i * classes + c] }
+      }
+    }
+  }
+  var residualProducts = [Float](repeating: 0, count: plane)
   var weightProducts = [Float](repeating: 0, count: samples * d)
   for c in 0..<classes {
     for c2 in c..<classes {
-      work.residual.withUnsafeBufferPointer { r in
+      classResiduals.withUnsafeBufferPointer { r in
         residualProducts.withUnsafeMutableBufferPointer { p in
-          for b in 0..<batch {
-            for s in 0..<samples {
-              let i = b * row + s * classes
-              p[b * samples + s] = r[i + c] * r[i + c2]
-            }
-          }
+          let (first, second) = (r.baseAddress! + c * plane, r.baseAddress! + c2 * plane)
+          for i in 0..<plane { p[i] = first[i] * second[i] }
         }
       }
       work.weights.withUnsafeBufferPointer { w in
         weightProducts.withUnsafeMutableBufferPointer { q in
           for s in 0..<samples {
-            let (i, i2) = ((s * classes + c) * width, (s * classes + c2) * width)
-            for j in 0..<d { q[s * d + j] = w[i + j] * w[i2 + j] }
+            let first = w.baseAddress! + (s * classes + c) * width
+            let second = w.baseAddress! + (s * classes + c2) * width
+            let target = q.baseAddress! + s * d
+            for j in 0..<d { target[j] = first[j] * second[j] }
           }
         }
       }
