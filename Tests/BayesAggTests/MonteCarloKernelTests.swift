@@ -98,6 +98,29 @@ struct MonteCarloKernelTests {
     }
   }
 
+  @Test("Matrix.gram agrees with AᵀA and is exactly symmetric")
+  func gram() {
+    var generator = RandomGenerator(seed: 35)
+    let a = randomMatrix(9, 4, &generator)
+    let expected = matmul(a, a, transposeA: true)
+    let gram = a.scalars.withUnsafeBufferPointer { Matrix.gram(rows: 9, columns: 4, of: $0) }
+    expectClose(gram, expected, tolerance: Tolerance(relative: 1e-12, absolute: 1e-12), "AᵀA")
+    #expect(gram == gram.transposed())
+    let empty = a.scalars.withUnsafeBufferPointer { Matrix.gram(rows: 0, columns: 4, of: $0) }
+    #expect(empty == Matrix(rows: 4, columns: 4))
+  }
+
+  @Test("fewer samples than chunks still give finite moments")
+  func fewSamples() throws {
+    let problem = ClassificationProblem(
+      groups: [.binary(outputs: 2), .multiclass(classes: 3)], batch: 5, d: 4, seed: 36)
+    for samples in [1, 3] {
+      let (g, moments) = try problem.run(.monteCarlo, samples: samples)
+      #expect(g.isFinite)
+      #expect(moments.allSatisfy { $0.mean.isFinite && $0.variance.isFinite })
+    }
+  }
+
   @Test("the same seed gives the same Monte-Carlo gradient; another seed a different one")
   func deterministic() throws {
     let problem = ClassificationProblem(
