@@ -41,35 +41,51 @@ func binaryPosteriors(
     labels.rows == n && labels.columns == outputs && head.weight.columns == d,
     "binaryPosteriors: features \(features.shape), labels \(labels.shape), head "
       + "\(head.weight.shape)")
+  let width = d + 1
   let parameters = head.parameters
-  var result: [GaussianPosterior] = []
-  for o in 0..<outputs {
-    let theta = Array(parameters[(o * (d + 1))..<((o + 1) * (d + 1))])
-    let rows = (0..<n).filter { !labels[$0, o].isNaN }
-    let hb = features.gatheringRows(rows).appendingColumn(repeating: 1)
+  let everyRow = features.appendingColumn(repeating: 1)
 
-    // Gradient of the summed BCE and the Gauss–Newton curvature.
-    var residual = [Double](repeating: 0, count: rows.count)
-    var weighted = hb
-    for (i, row) in rows.enumerated() {
-      var z = theta[d]
-      for j in 0..<d { z += theta[j] * hb[i, j] }
-      let p = sigmoid(z)
-      residual[i] = p - labels[row, o]
-      for j in 0...d { weighted[i, j] *= p * (1 - p) }
+  // The outputs are independent: they run concurrently, each worker reusing one buffer.
+  var results = [Result<GaussianPosterior, any Error>?](repeating: nil, count: outputs)
+  let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
+  results.withUnsafeMutableBufferPointer { results in
+    let queue = WorkQueue(count: outputs)
+    forEachItem(workers) { _ in
+      // `√(p(1 − p)) hb`, whose Gram matrix is the Gauss–Newton curvature.
+      var scaled = [Double](repeating: 0, count: n * width)
+      while let o = queue.next() {
+        let theta = Array(parameters[(o * width)..<((o + 1) * width)])
+        let rows = (0..<n).filter { !labels[$0, o].isNaN }
+        let hb = rows.count == n ? everyRow : everyRow.gatheringRows(rows)
+
+        // Gradient of the summed BCE and the Gauss–Newton curvature.
+        let logits = matmul(hb, Matrix(column: theta)).scalars
+        var residual = [Double](repeating: 0, count: rows.count)
+        let curvature = scaled.withUnsafeMutableBufferPointer { scaled in
+          hb.scalars.withUnsafeBufferPointer { hb in
+            for (i, row) in rows.enumerated() {
+              let p = sigmoid(logits[i])
+              residual[i] = p - labels[row, o]
+              let weight = (p * (1 - p)).squareRoot()
+              for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
+            }
+          }
+          return Matrix.gram(
+            rows: rows.count, columns: width, of: UnsafeBufferPointer(scaled))
+        }
+        let gradient = matmul(hb, Matrix(column: residual), transposeA: true).scalars
+        results[o] = Result {
+          let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
+          var precision = curvature + priorPrecision
+          precision.symmetrizeFromLower()
+          return try newtonStep(
+            theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
+            priorPrecision: priorPrecision, name: "\(name), binary output \(o)")
+        }
+      }
     }
-    let gradient = matmul(hb, Matrix(column: residual), transposeA: true).scalars
-    var precision = matmul(weighted, hb, transposeA: true)
-
-    let (priorMean, priorPrecision) = prior(priors?[o], size: d + 1, gamma: gamma)
-    precision = precision + priorPrecision
-    precision.symmetrizeFromLower()
-    result.append(
-      try newtonStep(
-        theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
-        priorPrecision: priorPrecision, name: "\(name), binary output \(o)"))
   }
-  return result
+  return try results.map { try $0!.get() }
 }
 
 /// The posterior of all parameters `[W | b]` (`[K, d + 1]`, flattened row-major) of a
@@ -107,20 +123,37 @@ func multiclassPosterior(
   for (i, row) in rows.enumerated() { residual[i, Int(labels[row, 0])] -= 1 }
   let gradient = matmul(residual, hb, transposeA: true).scalars
 
-  var precision = Matrix(rows: classes * width, columns: classes * width)
-  for c in 0..<classes {
-    for c2 in c..<classes {
-      var weighted = hb
-      for i in 0..<rows.count {
-        let p = probabilities[i, c]
-        let w = (c == c2 ? p : 0) - p * probabilities[i, c2]
-        for j in 0..<width { weighted[i, j] *= w }
-      }
-      let block = matmul(weighted, hb, transposeA: true)
-      for i in 0..<width {
-        for j in 0..<width {
-          precision[c * width + i, c2 * width + j] = block[i, j]
-          precision[c2 * width + j, c * width + i] = block[i, j]
+  // Block (c, c′) is hbᵀ diag(v) hb with v = p_c(1 − p_c) on the diagonal and −p_c p_c′ off
+  // it: each is ±(√|v| hb)ᵀ(√|v| hb), a symmetric rank-k update. The blocks run concurrently.
+  let size = classes * width
+  var precision = Matrix(rows: size, columns: size)
+  let pairs = (0..<classes).flatMap { c in (c..<classes).map { (c, $0) } }
+  let count = rows.count
+  precision.scalars.withUnsafeMutableBufferPointer { target in
+    hb.scalars.withUnsafeBufferPointer { hb in
+      probabilities.scalars.withUnsafeBufferPointer { p in
+        let queue = WorkQueue(count: pairs.count)
+        forEachItem(min(pairs.count, max(ProcessInfo.processInfo.activeProcessorCount, 1))) { _ in
+          var scaled = [Double](repeating: 0, count: count * width)
+          while let pair = queue.next() {
+            let (c, c2) = pairs[pair]
+            let block = scaled.withUnsafeMutableBufferPointer { scaled in
+              for i in 0..<count {
+                let (pc, pc2) = (p[i * classes + c], p[i * classes + c2])
+                let v = c == c2 ? pc * (1 - pc) : pc * pc2
+                let weight = v.squareRoot()
+                for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
+              }
+              return Matrix.gram(rows: count, columns: width, of: UnsafeBufferPointer(scaled))
+            }
+            let sign: Double = c == c2 ? 1 : -1
+            for i in 0..<width {
+              for j in 0..<width {
+                target[(c * width + i) * size + c2 * width + j] = sign * block[i, j]
+                target[(c2 * width + j) * size + c * width + i] = sign * block[i, j]
+              }
+            }
+          }
         }
       }
     }

@@ -1,8 +1,139 @@
+import CLinearAlgebra
+import Dispatch
+import Foundation
 import Tensors
 
 // Monte-Carlo moments of classification gradients in the representation (Achituve et al.,
-// ICML 2024, §3.2). The naive estimate holds an [S, B, O, d] array; here each output's
-// samples are streamed through matrix products instead.
+// ICML 2024, §3.2). The naive estimate holds an [S, B, O, d] array; here the samples are
+// streamed through matrix products instead.
+//
+// The posterior algebra (precision, Cholesky factor `L`, `L⁻¹`) is in `Double`. The draws
+// `w = m + L⁻ᵀz` (Ziggurat normals) are made with `L⁻¹` rounded to `Float`, or by a `Double`
+// triangular solve for large heads, and the products and element-wise work after them run in
+// `Float`: their rounding (~1e-7 relative) is far below the sampling noise (~1/√S).
+//
+// Parallelism: independent work items (one per binary output, or one per chunk of a softmax
+// group's samples) run concurrently, each with single-threaded BLAS, so that no BLAS thread
+// spins while another core does element-wise work. Each item draws from its own generator,
+// split off the caller's in a fixed order, and the partial sums are added in a fixed order:
+// the result depends only on the seed, not on the number of cores or on timing.
+
+/// How many chunks of samples a softmax group's draws are split into (a constant: it fixes the
+/// stream for a given seed).
+private let sampleChunks = 4
+
+/// Runs `body(i)` for `i` in `0..<count` concurrently, with BLAS single-threaded meanwhile.
+///
+/// The callers' items write disjoint buffers, so sharing `body` (and the pointers it captures)
+/// across threads is safe though the compiler cannot check it.
+func forEachItem(_ count: Int, _ body: (Int) -> Void) {
+  let threads = openblas_get_num_threads()
+  openblas_set_num_threads(1)
+  defer { openblas_set_num_threads(threads) }
+  withoutActuallyEscaping(body) { body in
+    nonisolated(unsafe) let shared = body
+    DispatchQueue.concurrentPerform(iterations: count) { shared($0) }
+  }
+}
+
+/// Hands out `0..<count` one index at a time to whichever worker asks first, so that a worker
+/// slowed by other processes takes fewer items. Each item's result does not depend on which
+/// worker computes it.
+final class WorkQueue: @unchecked Sendable {
+  private let lock = NSLock()
+  private var nextIndex = 0
+  private let count: Int
+
+  init(count: Int) { self.count = count }
+
+  /// The next index not yet handed out, or `nil` when all are.
+  func next() -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard nextIndex < count else { return nil }
+    nextIndex += 1
+    return nextIndex - 1
+  }
+}
+
+/// `e^x` in `Float`, branch-free so that loops over it vectorise; `x` is clamped to
+/// `[−87, 87]` (where `e^x` is a normal `Float`).
+///
+/// Cody–Waite reduction `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, then the Cephes `expf`
+/// polynomial for `e^r` and `2^n` built in the exponent bits: about 1 ulp.
+@inline(__always)
+private func fastExp(_ x: Float) -> Float {
+  let x = min(max(x, -87), 87)
+  // Adding 1.5 · 2²³ rounds x / ln 2 to the integer n, which lands in the low mantissa bits.
+  let shifted = x * 1.442_695_04 + 12_582_912
+  let n = shifted - 12_582_912
+  let power = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+  let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
+  var p: Float = 1.987_569_15e-4
+  p = p * r + 1.398_199_95e-3
+  p = p * r + 8.333_451_9e-3
+  p = p * r + 4.166_579_59e-2
+  p = p * r + 1.666_666_55e-1
+  p = p * r + 5.000_000_12e-1
+  return (p * r * r + r + 1) * power
+}
+
+/// The buffers of one work item: `S` samples of an `n`-parameter posterior against a batch.
+private struct Workspace {
+  /// The samples `w = m + L⁻ᵀz`, `[S, n]`.
+  var weights: [Float]
+  /// The logits, then the residuals, `[B, S·(K or 1)]`.
+  var residual: [Float]
+  /// `E[g]` and `E[g²]` (or their partial sums), `[B, d]`.
+  var mean: [Float]
+  var second: [Float]
+
+  init(batch: Int, d: Int, samples: Int, parameters n: Int, residualColumns: Int) {
+    weights = [Float](repeating: 0, count: samples * n)
+    residual = [Float](repeating: 0, count: batch * residualColumns)
+    mean = [Float](repeating: 0, count: batch * d)
+    second = mean
+  }
+
+  /// Fills `weights` with `samples` draws `m + L⁻ᵀz` from `posterior`, one per row.
+  ///
+  /// With `lowerInverse` (`L⁻¹` from `lowerInverseAsFloat()`), `L⁻ᵀz` is one `Float`
+  /// triangular product; without it, a `Double` triangular solve (`dtrsm`) rounded to `Float`
+  /// afterwards. `useInverse(parameters:samples:)` picks the cheaper.
+  mutating func draw(
+    _ posterior: GaussianPosterior, lowerInverse: [Float]?, samples: Int,
+    using generator: inout RandomGenerator
+  ) {
+    let n = posterior.mean.count
+    let mean = posterior.mean.map { Float($0) }
+    weights.withUnsafeMutableBufferPointer { w in
+      if let lowerInverse {
+        generator.fillZigguratNormal(w)
+        lowerInverse.withUnsafeBufferPointer { inverse in
+          floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: inverse, inPlace: w)
+        }
+      } else {
+        var draws = [Double](repeating: 0, count: samples * n)
+        draws.withUnsafeMutableBufferPointer { z in
+          generator.fillZigguratNormal(z)
+          posterior.factor.rightSolveLower(rows: samples, inPlace: z)
+          for i in z.indices { w[i] = Float(z[i]) }
+        }
+      }
+      mean.withUnsafeBufferPointer { m in
+        // Row pointers keep the index arithmetic out of the loop, so it vectorises.
+        for s in 0..<samples {
+          let (row, m) = (w.baseAddress! + s * n, m.baseAddress!)
+          for i in 0..<n { row[i] += m[i] }
+        }
+      }
+    }
+  }
+
+  /// Whether `L⁻¹` (about `2n³` `Float`-equivalent operations, once) plus a `Float` product
+  /// (`S n²`) beats a `Double` solve (about `2 S n²`): when `n < S / 2`.
+  static func useInverse(parameters n: Int, samples: Int) -> Bool { 2 * n < samples }
+}
 
 /// The mean and variance of each binary output's gradient `(σ(wᵀh + b) − y) w` over `S`
 /// posterior samples.
@@ -11,6 +142,7 @@ import Tensors
 /// ```
 /// E[g] ≈ R Ws[:, :d] / S,   E[g²] ≈ (R ∘ R)(Ws[:, :d] ∘ Ws[:, :d]) / S,   Var = E[g²] − E[g]²
 /// ```
+/// Each output has its own independent samples; the outputs run concurrently.
 /// - Parameters:
 ///   - h: `[B, d]`.
 ///   - labels: `[B, O]`, NaN for missing (that task is absent for that datum).
@@ -18,42 +150,122 @@ import Tensors
 ///   - samples: `S`.
 ///   - generator: The source of the normal draws.
 /// - Returns: Moments with one task per output.
-/// - Complexity: O(O · S · (B + d) · d) time, O(S · d + B · S) memory.
+/// - Complexity: O(O · S · (B + d) · d) time, O(S · d + B · S) memory per core.
 func binaryMonteCarloMoments(
   h: Matrix, labels: Matrix, posteriors: [GaussianPosterior], samples: Int,
   using generator: inout RandomGenerator
 ) -> TaskMoments {
   let (batch, d, outputs) = (h.rows, h.columns, posteriors.count)
-  let hb = h.appendingColumn(repeating: 1)
+  let width = d + 1
   var moments = TaskMoments(batchSize: batch, taskCount: outputs, representationSize: d)
-  let scale = 1 / Double(samples)
   for o in 0..<outputs {
-    let weights = posteriors[o].samples(samples, using: &generator)
-    var residual = matmul(hb, weights, transposeB: true)
-    for b in 0..<batch {
-      let y = labels[b, o]
-      if !y.isNaN { moments.setPresent(b, o) }
-      residual.scalars.withUnsafeMutableBufferPointer { r in
-        for s in 0..<samples {
-          r[b * samples + s] = y.isNaN ? 0 : sigmoid(r[b * samples + s]) - y
+    for b in 0..<batch where !labels[b, o].isNaN { moments.setPresent(b, o) }
+  }
+  let streams = (0..<outputs).map { _ in generator.split() }
+  guard batch > 0, samples > 0 else { return moments }
+
+  let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
+  let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
+  var means = [Float](repeating: 0, count: outputs * batch * d)
+  var seconds = means
+  means.withUnsafeMutableBufferPointer { allMeans in
+    seconds.withUnsafeMutableBufferPointer { allSeconds in
+      let queue = WorkQueue(count: outputs)
+      forEachItem(workers) { _ in
+        var work = Workspace(
+          batch: batch, d: d, samples: samples, parameters: width, residualColumns: samples)
+        var squares = [Float](repeating: 0, count: samples * d)
+        var residualSquares = work.residual
+        while let o = queue.next() {
+          var stream = streams[o]
+          let inverse =
+            Workspace.useInverse(parameters: width, samples: samples)
+            ? posteriors[o].factor.lowerInverseAsFloat() : nil
+          work.draw(posteriors[o], lowerInverse: inverse, samples: samples, using: &stream)
+          let targets = (0..<batch).map { Float(labels[$0, o]) }
+          binaryOutputMoments(
+            &work, squares: &squares, residualSquares: &residualSquares, features: features,
+            targets: targets, d: d, samples: samples)
+          let block = (o * batch * d)..<((o + 1) * batch * d)
+          _ = UnsafeMutableBufferPointer(rebasing: allMeans[block]).initialize(from: work.mean)
+          _ = UnsafeMutableBufferPointer(rebasing: allSeconds[block]).initialize(
+            from: work.second)
         }
       }
     }
-    let w = weights.slicingColumns(0..<d)
-    let mean = matmul(residual, w, alpha: scale)
-    let second = matmul(residual.hadamard(residual), w.hadamard(w), alpha: scale)
-    store(mean: mean, second: second, task: o, into: &moments)
+  }
+  for o in 0..<outputs {
+    let block = (o * batch * d)..<((o + 1) * batch * d)
+    store(mean: means[block], second: seconds[block], task: o, into: &moments)
   }
   return moments
+}
+
+/// One binary output's `E[g]` and `E[g²]` into `work.mean` and `work.second`, from the samples
+/// in `work.weights`.
+private func binaryOutputMoments(
+  _ work: inout Workspace, squares: inout [Float], residualSquares: inout [Float],
+  features: [Float], targets: [Float], d: Int, samples: Int
+) {
+  let (batch, width) = (targets.count, d + 1)
+  let scale = 1 / Float(samples)
+  work.weights.withUnsafeBufferPointer { w in
+    squares.withUnsafeMutableBufferPointer { w2 in
+      for s in 0..<samples {
+        let (source, target) = (w.baseAddress! + s * width, w2.baseAddress! + s * d)
+        for j in 0..<d { target[j] = source[j] * source[j] }
+      }
+    }
+    features.withUnsafeBufferPointer { hb in
+      work.residual.withUnsafeMutableBufferPointer { r in
+        // Logits hb Wsᵀ, then R = σ(logits) − y and R ∘ R in one pass.
+        floatMatrixMultiply(
+          transposeB: true, m: batch, n: samples, k: width, a: hb.baseAddress!, lda: width,
+          b: w.baseAddress!, ldb: width, c: r.baseAddress!, ldc: samples)
+        residualSquares.withUnsafeMutableBufferPointer { r2 in
+          for b in 0..<batch {
+            let (y, row) = (targets[b], (b * samples)..<((b + 1) * samples))
+            guard !y.isNaN else {
+              for s in row { (r[s], r2[s]) = (0, 0) }
+              continue
+            }
+            for s in row {
+              let residual = 1 / (1 + fastExp(-r[s])) - y
+              r[s] = residual
+              r2[s] = residual * residual
+            }
+          }
+        }
+      }
+    }
+    work.residual.withUnsafeBufferPointer { r in
+      work.mean.withUnsafeMutableBufferPointer { mean in
+        floatMatrixMultiply(
+          m: batch, n: d, k: samples, alpha: scale, a: r.baseAddress!, lda: samples,
+          b: w.baseAddress!, ldb: width, c: mean.baseAddress!, ldc: d)
+      }
+    }
+  }
+  residualSquares.withUnsafeBufferPointer { r2 in
+    squares.withUnsafeBufferPointer { w2 in
+      work.second.withUnsafeMutableBufferPointer { second in
+        floatMatrixMultiply(
+          m: batch, n: d, k: samples, alpha: scale, a: r2.baseAddress!, lda: samples,
+          b: w2.baseAddress!, ldb: d, c: second.baseAddress!, ldc: d)
+      }
+    }
+  }
 }
 
 /// The mean and variance of a softmax group's gradient `Σ_c (softmax_c − 1[c = y]) w_c` over
 /// `S` posterior samples.
 ///
 /// The samples of the `K(d + 1)` parameters, `[S, K(d + 1)]`, are read as `[S·K, d + 1]`
-/// (row `s·K + c` is class `c` of sample `s`). One product gives every logit; then each
-/// sample's gradient `G_s = R_s W_s[:, :d]` (`[B, K] × [K, d]`) is one small product, and
-/// `Σ_s G_s`, `Σ_s G_s ∘ G_s` are accumulated.
+/// (row `s·K + c` is class `c` of sample `s`). One product gives every logit, and the
+/// residuals `R` (`[B, S·K]`) give `Σ_s G_s = R Ws[:, :d]` in another. The second moment
+/// `Σ_s G_s ∘ G_s = Σ_{c, c′} (R_c ∘ R_c′)(W_c ∘ W_c′)`, with `R_c` the `[B, S]` residuals of
+/// class `c` and `W_c` the `[S, d]` weights of class `c`, is `K(K + 1)/2` products (the
+/// off-diagonal pairs counted twice). The samples are split into chunks that run concurrently.
 /// - Parameters:
 ///   - h: `[B, d]`.
 ///   - labels: `[B, 1]` class indices, NaN for missing.
@@ -62,59 +274,159 @@ func binaryMonteCarloMoments(
 ///   - samples: `S`.
 ///   - generator: The source of the normal draws.
 /// - Returns: Moments with one task.
-/// - Complexity: O(S · K · d · (B + K · d)) time, O(S · K · (B + d)) memory.
+/// - Complexity: O(S · K · d · (K · B + K · d)) time, O(S · K · (B + d)) memory.
 func multiclassMonteCarloMoments(
   h: Matrix, labels: Matrix, posterior: GaussianPosterior, classes: Int, samples: Int,
   using generator: inout RandomGenerator
 ) -> TaskMoments {
   let (batch, d) = (h.rows, h.columns)
-  let width = d + 1
-  let hb = h.appendingColumn(repeating: 1)
   var moments = TaskMoments(batchSize: batch, taskCount: 1, representationSize: d)
-  let weights = posterior.samples(samples, using: &generator)
-    .reshaped(rows: samples * classes, columns: width)
-  var residual = matmul(hb, weights, transposeB: true)
-  let row = samples * classes
-  var logits = Matrix(rows: samples, columns: classes)
-  for b in 0..<batch {
-    let y = labels[b, 0]
-    if y.isNaN {
-      for i in 0..<row { residual.scalars[b * row + i] = 0 }
-      continue
-    }
-    moments.setPresent(b, 0)
-    logits.scalars.withUnsafeMutableBufferPointer { target in
-      residual.scalars.withUnsafeBufferPointer { source in
-        for i in 0..<row { target[i] = source[b * row + i] }
+  for b in 0..<batch where !labels[b, 0].isNaN { moments.setPresent(b, 0) }
+  let streams = (0..<sampleChunks).map { _ in generator.split() }
+  guard batch > 0, samples > 0 else { return moments }
+
+  let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
+  let targets = (0..<batch).map { labels[$0, 0] }
+  let lowerInverse =
+    Workspace.useInverse(parameters: classes * (d + 1), samples: samples)
+    ? posterior.factor.lowerInverseAsFloat() : nil
+  var means = [Float](repeating: 0, count: sampleChunks * batch * d)
+  var seconds = means
+  means.withUnsafeMutableBufferPointer { allMeans in
+    seconds.withUnsafeMutableBufferPointer { allSeconds in
+      forEachItem(sampleChunks) { c in
+        let count = (c + 1) * samples / sampleChunks - c * samples / sampleChunks
+        guard count > 0 else { return }
+        var work = Workspace(
+          batch: batch, d: d, samples: count, parameters: classes * (d + 1),
+          residualColumns: count * classes)
+        var stream = streams[c]
+        work.draw(posterior, lowerInverse: lowerInverse, samples: count, using: &stream)
+        softmaxChunkMoments(
+          &work, features: features, targets: targets, d: d, classes: classes, samples: count,
+          scale: 1 / Float(samples))
+        let block = (c * batch * d)..<((c + 1) * batch * d)
+        _ = UnsafeMutableBufferPointer(rebasing: allMeans[block]).initialize(from: work.mean)
+        _ = UnsafeMutableBufferPointer(rebasing: allSeconds[block]).initialize(from: work.second)
       }
     }
-    softmaxRows(&logits)
-    for s in 0..<samples { logits.scalars[s * classes + Int(y)] -= 1 }
-    residual.scalars.replaceSubrange((b * row)..<((b + 1) * row), with: logits.scalars)
+  }
+  // Add the chunks' partial sums in a fixed order.
+  let size = batch * d
+  for c in 1..<sampleChunks {
+    for i in 0..<size {
+      means[i] += means[c * size + i]
+      seconds[i] += seconds[c * size + i]
+    }
+  }
+  store(mean: means[0..<size], second: seconds[0..<size], task: 0, into: &moments)
+  return moments
+}
+
+/// One chunk of a softmax group's samples: `scale · Σ_s G_s` into `work.mean` and
+/// `scale · Σ_s G_s ∘ G_s` into `work.second`, from the samples in `work.weights`.
+private func softmaxChunkMoments(
+  _ work: inout Workspace, features: [Float], targets: [Double], d: Int, classes: Int,
+  samples: Int, scale: Float
+) {
+  let (batch, width) = (targets.count, d + 1)
+  let row = samples * classes
+  work.weights.withUnsafeBufferPointer { w in
+    features.withUnsafeBufferPointer { hb in
+      work.residual.withUnsafeMutableBufferPointer { r in
+        // Logits hb Wᵀ for every (sample, class), then softmax minus the one-hot label.
+        floatMatrixMultiply(
+          transposeB: true, m: batch, n: row, k: width, a: hb.baseAddress!, lda: width,
+          b: w.baseAddress!, ldb: width, c: r.baseAddress!, ldc: row)
+        for b in 0..<batch {
+          let y = targets[b]
+          for s in 0..<samples {
+            let start = b * row + s * classes
+            guard !y.isNaN else {
+              for k in 0..<classes { r[start + k] = 0 }
+              continue
+            }
+            var largest = -Float.infinity
+            for k in 0..<classes { largest = max(largest, r[start + k]) }
+            var total: Float = 0
+            for k in 0..<classes {
+              let e = fastExp(r[start + k] - largest)
+              r[start + k] = e
+              total += e
+            }
+            for k in 0..<classes { r[start + k] /= total }
+            r[start + Int(y)] -= 1
+          }
+        }
+        work.mean.withUnsafeMutableBufferPointer { mean in
+          floatMatrixMultiply(
+            m: batch, n: d, k: row, alpha: scale, a: r.baseAddress!, lda: row,
+            b: w.baseAddress!, ldb: width, c: mean.baseAddress!, ldc: d)
+        }
+      }
+    }
   }
 
-  var sum = Matrix(rows: batch, columns: d)
-  var sumOfSquares = sum
-  var perSample = sum
-  for s in 0..<samples {
-    perSample.multiplyAccumulate(
-      residual,
-      block: MatrixBlock(firstRow: 0, firstColumn: s * classes, rows: batch, columns: classes),
-      weights, block: MatrixBlock(firstRow: s * classes, firstColumn: 0, rows: classes, columns: d))
-    perSample.scalars.withUnsafeBufferPointer { g in
-      sum.scalars.withUnsafeMutableBufferPointer { total in
-        sumOfSquares.scalars.withUnsafeMutableBufferPointer { squares in
-          for i in 0..<g.count {
-            total[i] += g[i]
-            squares[i] += g[i] * g[i]
+  // The residuals class by class, `[K, B, S]`, so that the pair products read contiguously.
+  let plane = batch * samples
+  var classResiduals = [Float](repeating: 0, count: classes * plane)
+  work.residual.withUnsafeBufferPointer { r in
+    classResiduals.withUnsafeMutableBufferPointer { target in
+      for i in 0..<plane {
+        for c in 0..<classes { target[c * plane + i] = r[i * classes + c] }
+      }
+    }
+  }
+  var residualProducts = [Float](repeating: 0, count: plane)
+  var weightProducts = [Float](repeating: 0, count: samples * d)
+  for c in 0..<classes {
+    for c2 in c..<classes {
+      classResiduals.withUnsafeBufferPointer { r in
+        residualProducts.withUnsafeMutableBufferPointer { p in
+          let (first, second) = (r.baseAddress! + c * plane, r.baseAddress! + c2 * plane)
+          for i in 0..<plane { p[i] = first[i] * second[i] }
+        }
+      }
+      work.weights.withUnsafeBufferPointer { w in
+        weightProducts.withUnsafeMutableBufferPointer { q in
+          for s in 0..<samples {
+            let first = w.baseAddress! + (s * classes + c) * width
+            let second = w.baseAddress! + (s * classes + c2) * width
+            let target = q.baseAddress! + s * d
+            for j in 0..<d { target[j] = first[j] * second[j] }
+          }
+        }
+      }
+      residualProducts.withUnsafeBufferPointer { p in
+        weightProducts.withUnsafeBufferPointer { q in
+          work.second.withUnsafeMutableBufferPointer { second in
+            floatMatrixMultiply(
+              m: batch, n: d, k: samples, alpha: (c == c2 ? 1 : 2) * scale, a: p.baseAddress!,
+              lda: samples, b: q.baseAddress!, ldb: d, beta: c == 0 && c2 == 0 ? 0 : 1,
+              c: second.baseAddress!, ldc: d)
           }
         }
       }
     }
   }
-  let scale = 1 / Double(samples)
-  store(mean: scale * sum, second: scale * sumOfSquares, task: 0, into: &moments)
-  return moments
+}
+
+/// Writes `E[g]` and `Var = E[g²] − E[g]²` (`[B, d]` each, row-major) into task `t` of
+/// `moments`, for the data where the task is present.
+private func store(
+  mean: ArraySlice<Float>, second: ArraySlice<Float>, task t: Int,
+  into moments: inout TaskMoments
+) {
+  let (d, tasks) = (moments.representationSize, moments.taskCount)
+  let (m0, s0) = (mean.startIndex, second.startIndex)
+  for b in 0..<moments.batchSize where moments.isPresent(b, task: t) {
+    for j in 0..<d {
+      let mu = Double(mean[m0 + b * d + j])
+      moments.mean.scalars[b * tasks * d + t * d + j] = mu
+      moments.variance.scalars[b * tasks * d + t * d + j] =
+        Double(second[s0 + b * d + j]) - mu * mu
+    }
+  }
 }
 
 /// Writes `E[g]` and `Var = E[g²] − E[g]²` (`[B, d]` each) into task `t` of `moments`, for

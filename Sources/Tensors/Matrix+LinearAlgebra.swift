@@ -46,6 +46,30 @@ public func matmul(
   return c
 }
 
+extension Matrix {
+  /// The Gram matrix `AᵀA` (`columns × columns`, symmetric) of the row-major `rows × columns`
+  /// matrix in `a`, by `cblas_dsyrk`: half the work of `matmul(A, A, transposeA: true)`, and
+  /// no `Matrix` needs to hold `A`.
+  ///
+  /// - Precondition: `a.count ≥ rows * columns`, `rows ≥ 0`, `columns ≥ 0`.
+  /// - Complexity: O(rows · columns²).
+  public static func gram(rows: Int, columns: Int, of a: UnsafeBufferPointer<Double>) -> Matrix {
+    precondition(
+      rows >= 0 && columns >= 0 && a.count >= rows * columns,
+      "Matrix.gram: \(a.count) scalars for \(rows)×\(columns)")
+    var c = Matrix(rows: columns, columns: columns)
+    guard rows > 0, columns > 0 else { return c }
+    c.scalars.withUnsafeMutableBufferPointer { pc in
+      // Row-major C = AᵀA; "lower" fills C[i, j] for j ≤ i.
+      cblas_dsyrk(
+        CblasRowMajor, CblasLower, CblasTrans, Int32(columns), Int32(rows), 1, a.baseAddress,
+        Int32(columns), 0, pc.baseAddress, Int32(columns))
+    }
+    c.symmetrizeFromLower()
+    return c
+  }
+}
+
 /// A rectangular block of a matrix: `matrix[rows, columns]`, used without copying.
 public struct MatrixBlock {
   /// The first row of the block.

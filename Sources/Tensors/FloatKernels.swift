@@ -1,0 +1,88 @@
+import CLinearAlgebra
+
+// Kernel file: single-precision BLAS on raw row-major storage, for the Monte-Carlo loops whose
+// sampling noise dwarfs Float rounding. The posterior algebra stays in `Double` (`Matrix`).
+
+/// `C ← α · op(A) · op(B) + β · C` on row-major `Float` storage, by `cblas_sgemm`.
+///
+/// - Parameters:
+///   - m: The rows of `op(A)` and `C`.
+///   - n: The columns of `op(B)` and `C`.
+///   - k: The inner dimension.
+///   - a: `A`, with leading dimension (row stride) `lda`.
+///   - b: `B`, with leading dimension `ldb`.
+///   - c: `C`, with leading dimension `ldc`.
+/// - Precondition: the sizes are non-negative and each leading dimension is at least the
+///   number of columns stored per row.
+/// - Complexity: O(m · n · k).
+public func floatMatrixMultiply(
+  transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+  alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  precondition(
+    m >= 0 && n >= 0 && k >= 0, "floatMatrixMultiply: negative size \(m)×\(n)×\(k)")
+  precondition(
+    lda >= max(transposeA ? m : k, 1) && ldb >= max(transposeB ? k : n, 1) && ldc >= max(n, 1),
+    "floatMatrixMultiply: leading dimensions \(lda), \(ldb), \(ldc) too small for "
+      + "\(m)×\(n)×\(k) (transposeA: \(transposeA), transposeB: \(transposeB))")
+  guard m > 0, n > 0 else { return }
+  cblas_sgemm(
+    CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+extension CholeskyFactor {
+  /// `Z ← Z L⁻¹` in place on `rows × size` row-major storage, by `cblas_dtrsm`.
+  ///
+  /// The buffer version of `rightSolveLower(_:)`: with standard normal rows, the rows become
+  /// draws from `N(0, A⁻¹)`, without allocating.
+  /// - Precondition: `z.count == rows * size`.
+  /// - Complexity: O(rows · n²).
+  public func rightSolveLower(rows: Int, inPlace z: UnsafeMutableBufferPointer<Double>) {
+    precondition(
+      rows >= 0 && z.count == rows * size,
+      "CholeskyFactor.rightSolveLower: \(z.count) scalars are not \(rows) rows of \(size)")
+    guard size > 0, rows > 0 else { return }
+    lower.scalars.withUnsafeBufferPointer { pl in
+      cblas_dtrsm(
+        CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(rows),
+        Int32(size), 1, pl.baseAddress, Int32(size), z.baseAddress, Int32(size))
+    }
+  }
+}
+
+/// `Z ← Z T` in place, with `T` lower triangular (`size × size`, row-major) and `Z`
+/// `rows × size`, in `Float`, by `cblas_strmm`.
+///
+/// With `T = L⁻¹` for a precision `A = L Lᵀ` and standard normal rows, the rows become draws from
+/// `N(0, A⁻¹)`.
+/// - Precondition: `triangle.count == size * size` and `z.count == rows * size`.
+/// - Complexity: O(rows · size²).
+public func floatMultiplyByLowerTriangle(
+  rows: Int, size: Int, triangle: UnsafeBufferPointer<Float>,
+  inPlace z: UnsafeMutableBufferPointer<Float>
+) {
+  precondition(
+    rows >= 0 && size >= 0 && triangle.count == size * size && z.count == rows * size,
+    "floatMultiplyByLowerTriangle: \(z.count) scalars for \(rows)×\(size), triangle of "
+      + "\(triangle.count) for \(size)×\(size)")
+  guard rows > 0, size > 0 else { return }
+  cblas_strmm(
+    CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(rows), Int32(size),
+    1, triangle.baseAddress, Int32(size), z.baseAddress, Int32(size))
+}
+
+extension CholeskyFactor {
+  /// `L⁻¹`, lower triangular, row-major, computed in `Double` and rounded to `Float`.
+  ///
+  /// `Z L⁻¹` turns standard normal rows into draws from `N(0, A⁻¹)` by one triangular product
+  /// (`floatMultiplyByLowerTriangle`) instead of a solve.
+  /// - Complexity: O(n³).
+  public func lowerInverseAsFloat() -> [Float] {
+    var inverse = [Double](repeating: 0, count: size * size)
+    for i in 0..<size { inverse[i * size + i] = 1 }
+    inverse.withUnsafeMutableBufferPointer { rightSolveLower(rows: size, inPlace: $0) }
+    return inverse.map { Float($0) }
+  }
+}

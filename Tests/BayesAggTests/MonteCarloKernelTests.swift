@@ -1,0 +1,159 @@
+import Aggregation
+import BayesAggTestSupport
+import Tensors
+import Testing
+
+/// A classification problem of `groups` at representation size `d`, with some labels missing.
+private struct ClassificationProblem {
+  var groups: [TaskGroupKind]
+  var h: Matrix
+  var labels: [Matrix]
+  var heads: [TaskHead]
+
+  init(groups: [TaskGroupKind], batch: Int, d: Int, seed: UInt64) {
+    var generator = RandomGenerator(seed: seed)
+    self.groups = groups
+    h = randomMatrix(batch, d, &generator)
+    labels = groups.map { kind in
+      Matrix(
+        rows: batch, columns: kind.labelColumns,
+        scalars: (0..<(batch * kind.labelColumns)).map { _ in
+          if generator.next() % 7 == 0 { return .nan }
+          if case .multiclass(let classes) = kind {
+            return Double(generator.next() % UInt64(classes))
+          }
+          return Double(generator.next() % 2)
+        })
+    }
+    heads = groups.map { kind in
+      TaskHead(
+        weight: 0.3 * randomMatrix(kind.headOutputs, d, &generator),
+        bias: (0..<kind.headOutputs).map { _ in 0.1 * generator.nextNormal() })
+    }
+  }
+
+  /// The aggregator's gradient and moments with `method`.
+  func run(_ method: MomentMethod, samples: Int = 1024, seed: UInt64 = 7) throws -> (
+    Matrix, [TaskMoments]
+  ) {
+    let model = BayesAggMTL(
+      groups: groups, representationSize: h.columns,
+      configuration: BayesAggConfiguration(
+        gamma: 0.5, regressionPower: 0.5, classificationPower: 0.5, samples: samples,
+        momentMethod: method))
+    var generator = RandomGenerator(seed: seed)
+    let g = try model.representationGradient(h, labels: labels, heads: heads, using: &generator)
+    return (g, model.lastMoments)
+  }
+}
+
+@Suite("Monte-Carlo kernels")
+struct MonteCarloKernelTests {
+  @Test("floatMatrixMultiply agrees with matmul, with transposes and wider leading dimensions")
+  func floatProducts() {
+    var generator = RandomGenerator(seed: 31)
+    let a = randomMatrix(5, 7, &generator)
+    let b = randomMatrix(7, 4, &generator)
+    let expected = matmul(a, b, alpha: 0.5)
+    let (fa, fb) = (a.scalars.map { Float($0) }, b.scalars.map { Float($0) })
+    let ta = a.transposed().scalars.map { Float($0) }
+    let tb = b.transposed().scalars.map { Float($0) }
+    for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {
+      // C is stored with two spare columns, which must stay untouched.
+      var c = [Float](repeating: 9, count: 5 * 6)
+      floatMatrixMultiply(
+        transposeA: transposeA, transposeB: transposeB, m: 5, n: 4, k: 7, alpha: 0.5,
+        a: transposeA ? ta : fa, lda: transposeA ? 5 : 7, b: transposeB ? tb : fb,
+        ldb: transposeB ? 7 : 4, c: &c, ldc: 6)
+      for i in 0..<5 {
+        for j in 0..<4 {
+          #expect(abs(Double(c[i * 6 + j]) - expected[i, j]) < 1e-5 * (1 + abs(expected[i, j])))
+        }
+        #expect(c[i * 6 + 4] == 9 && c[i * 6 + 5] == 9)
+      }
+    }
+  }
+
+  @Test("Z L⁻¹ by the Float inverse matches the Double triangular solve")
+  func triangularProduct() throws {
+    var generator = RandomGenerator(seed: 32)
+    let a = randomMatrix(30, 12, &generator)
+    let precision = matmul(a, a, transposeA: true) + Matrix.identity(12, scale: 0.1)
+    let factor = try precision.cholesky()
+    let z = randomMatrix(20, 12, &generator)
+    let expected = factor.rightSolveLower(z)
+    let inverse = factor.lowerInverseAsFloat()
+    for i in 0..<12 {
+      for j in (i + 1)..<12 { #expect(inverse[i * 12 + j] == 0, "L⁻¹ is lower triangular") }
+    }
+    var samples = z.scalars.map { Float($0) }
+    inverse.withUnsafeBufferPointer { triangle in
+      samples.withUnsafeMutableBufferPointer {
+        floatMultiplyByLowerTriangle(rows: 20, size: 12, triangle: triangle, inPlace: $0)
+      }
+    }
+    let scale = expected.scalars.map { abs($0) }.max()!
+    for (actual, wanted) in zip(samples, expected.scalars) {
+      #expect(abs(Double(actual) - wanted) < 1e-5 * scale)
+    }
+  }
+
+  @Test("Matrix.gram agrees with AᵀA and is exactly symmetric")
+  func gram() {
+    var generator = RandomGenerator(seed: 35)
+    let a = randomMatrix(9, 4, &generator)
+    let expected = matmul(a, a, transposeA: true)
+    let gram = a.scalars.withUnsafeBufferPointer { Matrix.gram(rows: 9, columns: 4, of: $0) }
+    expectClose(gram, expected, tolerance: Tolerance(relative: 1e-12, absolute: 1e-12), "AᵀA")
+    #expect(gram == gram.transposed())
+    let empty = a.scalars.withUnsafeBufferPointer { Matrix.gram(rows: 0, columns: 4, of: $0) }
+    #expect(empty == Matrix(rows: 4, columns: 4))
+  }
+
+  @Test("fewer samples than chunks still give finite moments")
+  func fewSamples() throws {
+    let problem = ClassificationProblem(
+      groups: [.binary(outputs: 2), .multiclass(classes: 3)], batch: 5, d: 4, seed: 36)
+    for samples in [1, 3] {
+      let (g, moments) = try problem.run(.monteCarlo, samples: samples)
+      #expect(g.isFinite)
+      #expect(moments.allSatisfy { $0.mean.isFinite && $0.variance.isFinite })
+    }
+  }
+
+  @Test("the same seed gives the same Monte-Carlo gradient; another seed a different one")
+  func deterministic() throws {
+    let problem = ClassificationProblem(
+      groups: [.binary(outputs: 5), .multiclass(classes: 3)], batch: 9, d: 6, seed: 33)
+    let (first, _) = try problem.run(.monteCarlo, seed: 1)
+    let (again, _) = try problem.run(.monteCarlo, seed: 1)
+    let (other, _) = try problem.run(.monteCarlo, seed: 2)
+    #expect(first == again)
+    #expect(first != other)
+  }
+
+  @Test(
+    "binary and two-class Monte-Carlo moments agree with quadrature within the sampling error",
+    arguments: [1024, 8192])
+  func agreesWithQuadrature(samples: Int) throws {
+    let problem = ClassificationProblem(
+      groups: [.binary(outputs: 4), .multiclass(classes: 2)], batch: 11, d: 7, seed: 34)
+    let (_, exact) = try problem.run(.quadrature)
+    let (_, estimate) = try problem.run(.monteCarlo, samples: samples, seed: UInt64(samples))
+    let root = Double(samples).squareRoot()
+    for (group, (q, mc)) in zip(exact, estimate).enumerated() {
+      #expect(q.present == mc.present)
+      let largestVariance = q.variance.scalars.max()!
+      for i in q.mean.scalars.indices {
+        let spread = max(q.variance.scalars[i], 0).squareRoot()
+        #expect(
+          abs(mc.mean.scalars[i] - q.mean.scalars[i]) <= 5 * spread / root + 1e-6,
+          "group \(group) E_g[\(i)]: \(mc.mean.scalars[i]) vs \(q.mean.scalars[i])")
+        #expect(
+          abs(mc.variance.scalars[i] - q.variance.scalars[i])
+            <= 5 * largestVariance * (2 / Double(samples)).squareRoot() + 1e-12,
+          "group \(group) Var_g[\(i)]: \(mc.variance.scalars[i]) vs \(q.variance.scalars[i])")
+      }
+    }
+  }
+}
