@@ -82,6 +82,8 @@ enum Bench {
     console: Console
   ) throws {
     try recipe.validate()
+    resetPeakResidentMemory()
+    let residentAtStart = memoryStatus("VmRSS")
     var lsConfiguration = try TrainingOptions.configuration(options, recipe: recipe, method: .ls)
     lsConfiguration.lsEpochs = 0
     var bayesConfiguration = lsConfiguration
@@ -135,10 +137,12 @@ enum Bench {
           convolution.milliseconds, convolution.gigaflopsPerSecond,
           100 * convolution.gigaflopsPerSecond / sgemm))
     }
+    let peak = memoryStatus("VmHWM")
     console.print(
       String(
-        format: "activations kept for backward: %.1f MB; peak resident memory so far: %.1f MB",
-        Double(footprint) / 1e6, peakResidentMegabytes()))
+        format: "activations kept for backward: %.1f MB; resident memory: %.1f MB at the start, "
+          + "peak %.1f MB (+%.1f MB)", Double(footprint) / 1e6, residentAtStart, peak,
+        peak - residentAtStart))
   }
 
   /// Wall-clock milliseconds of `body` on each item after the warm-up ones.
@@ -170,10 +174,19 @@ enum Bench {
     return 2 * Double(n * n * n) / best / 1e9
   }
 
-  static func peakResidentMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+  /// Restarts the kernel's record of this process's peak resident memory (Linux
+  /// `clear_refs` code 5), so that `VmHWM` measures the case that follows.
+  static func resetPeakResidentMemory() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+  }
+
+  /// A `/proc/self/status` memory line (`VmRSS`, `VmHWM`) in MB; NaN where unavailable.
+  static func memoryStatus(_ key: String) -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") })
+    else { return .nan }
+    let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
+    return kilobytes / 1024
   }
 
   static func median(_ values: [Double]) -> Double {
