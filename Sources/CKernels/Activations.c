@@ -34,7 +34,7 @@ static inline float negative_expm1(float x) {
   return (float)(scale * q + (scale - 1));
 }
 
-__attribute__((target_clones("avx512f", "avx2,fma", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void bayesagg_elu(const float *x, float *y, size_t count, float alpha) {
   for (size_t i = 0; i < count; i++) {
     float v = x[i];
