@@ -23,22 +23,6 @@ public struct GaussianPosterior: Sendable {
   ///
   /// - Complexity: O(n³).
   public func covariance() -> Matrix { factor.inverse() }
-
-  /// `count` draws, one per row: `w = m + L⁻ᵀ z` with `Λ = L Lᵀ` and `z ~ N(0, I)`.
-  ///
-  /// - Complexity: O(count · n²), and `count · n` normal draws.
-  func samples(_ count: Int, using generator: inout RandomGenerator) -> Matrix {
-    let n = mean.count
-    var z = Matrix(rows: count, columns: n)
-    z.scalars.withUnsafeMutableBufferPointer { generator.fillNormal($0) }
-    var w = factor.rightSolveLower(z)
-    w.scalars.withUnsafeMutableBufferPointer { buffer in
-      for s in 0..<count {
-        for j in 0..<n { buffer[s * n + j] += mean[j] }
-      }
-    }
-    return w
-  }
 }
 
 /// The posterior of one task group's head.

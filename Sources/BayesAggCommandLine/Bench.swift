@@ -7,20 +7,19 @@ import Tensors
 enum Bench {
   static let caseNames = ["fashion", "cnn", "resnet18"]
 
-  static let specs: [OptionSpec] = [
-    OptionSpec(
-      "case", "LIST",
-      "cases to run (default fashion,cnn,resnet18): fashion = the fashion-mtl recipe's data "
-        + "and network; cnn = the CIFAR-MTL CNN, 3×32×32, batch 128, 20 binary tasks; "
-        + "resnet18 = ResNet-18, 3×64×64, batch 32, UTKFace tasks"),
-    OptionSpec("steps", "N", "timed steps per measurement (default 10)"),
-    OptionSpec("warmup", "N", "untimed steps first (default 3)"),
-    OptionSpec("samples", "S", "BayesAgg-MTL Monte-Carlo samples (1024)"),
-    OptionSpec("moments", "KIND", "monte-carlo or quadrature"),
-    OptionSpec("backbone", "NAME", "fashion case: the shared network (the recipe's default)"),
-    OptionSpec("hidden", "LIST", "fashion case: hidden sizes of an MLP backbone"),
-    OptionSpec("fashion-dir", "PATH", "folder of the Fashion-MNIST IDX files"),
-  ]
+  static let specs: [OptionSpec] =
+    [
+      OptionSpec(
+        "case", "LIST",
+        "cases to run (default fashion,cnn,resnet18): fashion = the fashion-mtl recipe's data "
+          + "and network; cnn = the CIFAR-MTL CNN, 3×32×32, batch 128, 20 binary tasks; "
+          + "resnet18 = ResNet-18, 3×64×64, batch 32, UTKFace tasks"),
+      OptionSpec("steps", "N", "timed steps per measurement (default 10)"),
+      OptionSpec("warmup", "N", "untimed steps first (default 3)"),
+    ]
+    + TrainingOptions.specs.filter {
+      ["samples", "moments", "backbone", "hidden", "fashion-dir"].contains($0.name)
+    }
 
   static let helpText = Tool.help(
     "bayesagg bench [--case LIST] [--steps N] [--warmup N]",
