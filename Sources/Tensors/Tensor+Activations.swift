@@ -1,4 +1,5 @@
 import CKernels
+
 /// Element-wise activation kernels and their derivatives: loops over raw buffers without a
 /// closure call or an unpredictable branch per element, split over the cores for large tensors.
 /// The autodiff operations (`Variable.relu()`, `Variable.elu(alpha:)`) call these.

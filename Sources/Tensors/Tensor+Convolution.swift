@@ -48,15 +48,18 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     (self.stride, self.padding, self.paddingMode) = (stride, padding, paddingMode)
   }
 
-  /// Whether output planes are large enough (at least 256 cells) for one GEMM per image to
+  /// Whether output planes are large enough (at least 1024 cells) for one GEMM per image to
   /// run near sgemm's peak; then the GEMMs read and write NCHW images in place.
-  var multipliesPerImage: Bool { outPlane >= 256 }
+  var multipliesPerImage: Bool { outPlane >= 1024 }
 
   /// How many images one GEMM covers: enough columns for sgemm to run near its peak, few
-  /// enough that the unfolded input and the output block stay around 16 MB each.
+  /// enough that the unfolded input and the output block stay around 16 MB each, and the batch
+  /// split into chunks of nearly equal size so that no GEMM is left with a sliver of it.
   var imagesPerChunk: Int {
     let columns = max(outPlane, min((1 << 22) / max(patchSize, 1), 16_384))
-    return max(1, min(batch, columns / max(outPlane, 1)))
+    let most = max(1, min(batch, columns / max(outPlane, 1)))
+    let chunks = (batch + most - 1) / most
+    return max(1, (batch + chunks - 1) / max(chunks, 1))
   }
 }
 
@@ -92,9 +95,11 @@ extension Tensor {
     var out = [Float](uninitializedCount: total) { _ in }
     let padded = paddedInput(self, g)
     let chunk = g.imagesPerChunk
-    var columns = [Float](repeating: 0, count: g.patchSize * chunk * g.outPlane)
+    // `unfold` and the GEMMs (β = 0) overwrite every element before it is read.
+    var columns = [Float](uninitializedCount: g.patchSize * chunk * g.outPlane) { _ in }
     var block = [Float](
-      repeating: 0, count: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane)
+      uninitializedCount: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane
+    ) { _ in }
     let biasScalars = bias?.scalars ?? [Float](repeating: 0, count: g.outChannels)
     padded.withUnsafeBufferPointer { p in
       columns.withUnsafeMutableBufferPointer { c in
@@ -171,10 +176,13 @@ extension Tensor {
     }
     let padded = needWeight ? paddedInput(input, g) : []
     let chunk = g.imagesPerChunk
-    var columns = [Float](repeating: 0, count: g.patchSize * chunk * g.outPlane)
+    // `unfold` and the GEMMs (β = 0) overwrite every element before it is read.
+    var columns = [Float](uninitializedCount: g.patchSize * chunk * g.outPlane) { _ in }
     var block = [Float](
-      repeating: 0, count: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane)
-    var weightGradient = [Float](repeating: 0, count: needWeight ? weight.count : 0)
+      uninitializedCount: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane
+    ) { _ in }
+    // The first GEMM into it has β = 0.
+    var weightGradient = [Float](uninitializedCount: needWeight ? weight.count : 0) { _ in }
     var paddedGradient = [Float](
       repeating: 0, count: needInput ? g.batch * g.inChannels * g.paddedHeight * g.paddedWidth : 0)
     let (m, k) = (Int32(g.outChannels), Int32(g.patchSize))
