@@ -353,20 +353,89 @@ private func unfold(
       for c in 0..<g.inChannels {
         for u in 0..<g.kernelHeight {
           for v in 0..<g.kernelWidth {
-            var target = columns + row * width + n * g.outPlane
-            for i in 0..<oh {
-              let source = image + (c * hp + s * i + u) * wp + v
-              if s == 1 {
-                for j in 0..<ow { target[j] = source[j] }
-              } else {
-                for j in 0..<ow { target[j] = source[s * j] }
+            let target = columns + row * width + n * g.outPlane
+            let source = image + (c * hp + u) * wp + v
+            if s == 1 {
+              copyWindow(from: source, pitch: wp, to: target, rows: oh, columns: ow)
+            } else {
+              for i in 0..<oh {
+                let from = source + s * i * wp
+                let to = target + i * ow
+                for j in 0..<ow { to[j] = from[s * j] }
               }
-              target += ow
             }
             row += 1
           }
         }
       }
+    }
+  }
+}
+
+/// Copies a `rows × columns` window whose rows start `pitch` floats apart into consecutive
+/// rows of `columns` floats, with whole-row vector moves for the narrow rows of small planes.
+@inline(__always)
+private func copyWindow(
+  from source: UnsafePointer<Float>, pitch: Int, to target: UnsafeMutablePointer<Float>,
+  rows: Int, columns: Int
+) {
+  let (from, to) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(target))
+  let size = MemoryLayout<Float>.stride
+  switch columns {
+  case 2:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD2<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 2 * size, as: SIMD2<Float>.self)
+    }
+  case 4:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD4<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 4 * size, as: SIMD4<Float>.self)
+    }
+  case 8:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD8<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 8 * size, as: SIMD8<Float>.self)
+    }
+  case 16:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD16<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 16 * size, as: SIMD16<Float>.self)
+    }
+  default:
+    for i in 0..<rows {
+      (target + i * columns).update(from: source + i * pitch, count: columns)
+    }
+  }
+}
+
+/// The adjoint of `copyWindow`: adds consecutive rows of `columns` floats onto a window whose
+/// rows start `pitch` floats apart.
+@inline(__always)
+private func addWindow(
+  _ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, pitch: Int,
+  rows: Int, columns: Int
+) {
+  let (from, to) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(target))
+  let size = MemoryLayout<Float>.stride
+  @inline(__always)
+  func add<V: SIMD>(_: V.Type) where V.Scalar == Float {
+    for i in 0..<rows {
+      let offset = i * pitch * size
+      let row = from.loadUnaligned(fromByteOffset: i * columns * size, as: V.self)
+      let sum = to.loadUnaligned(fromByteOffset: offset, as: V.self) + row
+      to.storeBytes(of: sum, toByteOffset: offset, as: V.self)
+    }
+  }
+  switch columns {
+  case 2: add(SIMD2<Float>.self)
+  case 4: add(SIMD4<Float>.self)
+  case 8: add(SIMD8<Float>.self)
+  case 16: add(SIMD16<Float>.self)
+  default:
+    for i in 0..<rows {
+      let (from, to) = (source + i * columns, target + i * pitch)
+      for j in 0..<columns { to[j] += from[j] }
     }
   }
 }
@@ -386,15 +455,16 @@ private func fold(
       for c in 0..<g.inChannels {
         for u in 0..<g.kernelHeight {
           for v in 0..<g.kernelWidth {
-            var source = columns + row * width + n * g.outPlane
-            for i in 0..<oh {
-              let target = image + (c * hp + s * i + u) * wp + v
-              if s == 1 {
-                for j in 0..<ow { target[j] += source[j] }
-              } else {
-                for j in 0..<ow { target[s * j] += source[j] }
+            let source = columns + row * width + n * g.outPlane
+            let target = image + (c * hp + u) * wp + v
+            if s == 1 {
+              addWindow(source, to: target, pitch: wp, rows: oh, columns: ow)
+            } else {
+              for i in 0..<oh {
+                let from = source + i * ow
+                let to = target + s * i * wp
+                for j in 0..<ow { to[s * j] += from[j] }
               }
-              source += ow
             }
             row += 1
           }
