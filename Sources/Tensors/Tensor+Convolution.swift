@@ -357,6 +357,8 @@ private func unfold(
             let source = image + (c * hp + u) * wp + v
             if s == 1 {
               copyWindow(from: source, pitch: wp, to: target, rows: oh, columns: ow)
+            } else if s == 2 {
+              gatherEvenColumns(from: source, pitch: 2 * wp, to: target, rows: oh, columns: ow)
             } else {
               for i in 0..<oh {
                 let from = source + s * i * wp
@@ -405,6 +407,29 @@ private func copyWindow(
   default:
     for i in 0..<rows {
       (target + i * columns).update(from: source + i * pitch, count: columns)
+    }
+  }
+}
+
+/// Copies every other float of `rows` rows starting `pitch` floats apart, `columns` of them
+/// per row, into consecutive rows: eight at a time from a 16-float load while that load stays
+/// within the row's last float read, `2·(columns − 1)`.
+@inline(__always)
+private func gatherEvenColumns(
+  from source: UnsafePointer<Float>, pitch: Int, to target: UnsafeMutablePointer<Float>,
+  rows: Int, columns: Int
+) {
+  for i in 0..<rows {
+    let (from, to) = (source + i * pitch, target + i * columns)
+    var j = 0
+    while j + 9 <= columns {
+      let pairs = UnsafeRawPointer(from + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+      UnsafeMutableRawPointer(to + j).storeBytes(of: pairs.evenHalf, as: SIMD8<Float>.self)
+      j += 8
+    }
+    while j < columns {
+      to[j] = from[2 * j]
+      j += 1
     }
   }
 }
