@@ -48,15 +48,18 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     (self.stride, self.padding, self.paddingMode) = (stride, padding, paddingMode)
   }
 
-  /// Whether output planes are large enough (at least 256 cells) for one GEMM per image to
+  /// Whether output planes are large enough (at least 1024 cells) for one GEMM per image to
   /// run near sgemm's peak; then the GEMMs read and write NCHW images in place.
-  var multipliesPerImage: Bool { outPlane >= 256 }
+  var multipliesPerImage: Bool { outPlane >= 1024 }
 
   /// How many images one GEMM covers: enough columns for sgemm to run near its peak, few
-  /// enough that the unfolded input and the output block stay around 16 MB each.
+  /// enough that the unfolded input and the output block stay around 16 MB each, and the batch
+  /// split into chunks of nearly equal size so that no GEMM is left with a sliver of it.
   var imagesPerChunk: Int {
     let columns = max(outPlane, min((1 << 22) / max(patchSize, 1), 16_384))
-    return max(1, min(batch, columns / max(outPlane, 1)))
+    let most = max(1, min(batch, columns / max(outPlane, 1)))
+    let chunks = (batch + most - 1) / most
+    return max(1, (batch + chunks - 1) / max(chunks, 1))
   }
 }
 
@@ -92,9 +95,11 @@ extension Tensor {
     var out = [Float](uninitializedCount: total) { _ in }
     let padded = paddedInput(self, g)
     let chunk = g.imagesPerChunk
-    var columns = [Float](repeating: 0, count: g.patchSize * chunk * g.outPlane)
+    // `unfold` and the GEMMs (β = 0) overwrite every element before it is read.
+    var columns = [Float](uninitializedCount: g.patchSize * chunk * g.outPlane) { _ in }
     var block = [Float](
-      repeating: 0, count: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane)
+      uninitializedCount: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane
+    ) { _ in }
     let biasScalars = bias?.scalars ?? [Float](repeating: 0, count: g.outChannels)
     padded.withUnsafeBufferPointer { p in
       columns.withUnsafeMutableBufferPointer { c in
@@ -171,10 +176,13 @@ extension Tensor {
     }
     let padded = needWeight ? paddedInput(input, g) : []
     let chunk = g.imagesPerChunk
-    var columns = [Float](repeating: 0, count: g.patchSize * chunk * g.outPlane)
+    // `unfold` and the GEMMs (β = 0) overwrite every element before it is read.
+    var columns = [Float](uninitializedCount: g.patchSize * chunk * g.outPlane) { _ in }
     var block = [Float](
-      repeating: 0, count: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane)
-    var weightGradient = [Float](repeating: 0, count: needWeight ? weight.count : 0)
+      uninitializedCount: g.multipliesPerImage ? 0 : g.outChannels * chunk * g.outPlane
+    ) { _ in }
+    // The first GEMM into it has β = 0.
+    var weightGradient = [Float](uninitializedCount: needWeight ? weight.count : 0) { _ in }
     var paddedGradient = [Float](
       repeating: 0, count: needInput ? g.batch * g.inChannels * g.paddedHeight * g.paddedWidth : 0)
     let (m, k) = (Int32(g.outChannels), Int32(g.patchSize))
@@ -345,20 +353,114 @@ private func unfold(
       for c in 0..<g.inChannels {
         for u in 0..<g.kernelHeight {
           for v in 0..<g.kernelWidth {
-            var target = columns + row * width + n * g.outPlane
-            for i in 0..<oh {
-              let source = image + (c * hp + s * i + u) * wp + v
-              if s == 1 {
-                for j in 0..<ow { target[j] = source[j] }
-              } else {
-                for j in 0..<ow { target[j] = source[s * j] }
+            let target = columns + row * width + n * g.outPlane
+            let source = image + (c * hp + u) * wp + v
+            if s == 1 {
+              copyWindow(from: source, pitch: wp, to: target, rows: oh, columns: ow)
+            } else if s == 2 {
+              gatherEvenColumns(from: source, pitch: 2 * wp, to: target, rows: oh, columns: ow)
+            } else {
+              for i in 0..<oh {
+                let from = source + s * i * wp
+                let to = target + i * ow
+                for j in 0..<ow { to[j] = from[s * j] }
               }
-              target += ow
             }
             row += 1
           }
         }
       }
+    }
+  }
+}
+
+/// Copies a `rows × columns` window whose rows start `pitch` floats apart into consecutive
+/// rows of `columns` floats, with whole-row vector moves for the narrow rows of small planes.
+@inline(__always)
+private func copyWindow(
+  from source: UnsafePointer<Float>, pitch: Int, to target: UnsafeMutablePointer<Float>,
+  rows: Int, columns: Int
+) {
+  let (from, to) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(target))
+  let size = MemoryLayout<Float>.stride
+  switch columns {
+  case 2:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD2<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 2 * size, as: SIMD2<Float>.self)
+    }
+  case 4:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD4<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 4 * size, as: SIMD4<Float>.self)
+    }
+  case 8:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD8<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 8 * size, as: SIMD8<Float>.self)
+    }
+  case 16:
+    for i in 0..<rows {
+      let row = from.loadUnaligned(fromByteOffset: i * pitch * size, as: SIMD16<Float>.self)
+      to.storeBytes(of: row, toByteOffset: i * 16 * size, as: SIMD16<Float>.self)
+    }
+  default:
+    for i in 0..<rows {
+      (target + i * columns).update(from: source + i * pitch, count: columns)
+    }
+  }
+}
+
+/// Copies every other float of `rows` rows starting `pitch` floats apart, `columns` of them
+/// per row, into consecutive rows: eight at a time from a 16-float load while that load stays
+/// within the row's last float read, `2·(columns − 1)`.
+@inline(__always)
+private func gatherEvenColumns(
+  from source: UnsafePointer<Float>, pitch: Int, to target: UnsafeMutablePointer<Float>,
+  rows: Int, columns: Int
+) {
+  for i in 0..<rows {
+    let (from, to) = (source + i * pitch, target + i * columns)
+    var j = 0
+    while j + 9 <= columns {
+      let pairs = UnsafeRawPointer(from + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+      UnsafeMutableRawPointer(to + j).storeBytes(of: pairs.evenHalf, as: SIMD8<Float>.self)
+      j += 8
+    }
+    while j < columns {
+      to[j] = from[2 * j]
+      j += 1
+    }
+  }
+}
+
+/// The adjoint of `copyWindow`: adds consecutive rows of `columns` floats onto a window whose
+/// rows start `pitch` floats apart.
+@inline(__always)
+private func addWindow(
+  _ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, pitch: Int,
+  rows: Int, columns: Int
+) {
+  let (from, to) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(target))
+  let size = MemoryLayout<Float>.stride
+  @inline(__always)
+  func add<V: SIMD>(_: V.Type) where V.Scalar == Float {
+    for i in 0..<rows {
+      let offset = i * pitch * size
+      let row = from.loadUnaligned(fromByteOffset: i * columns * size, as: V.self)
+      let sum = to.loadUnaligned(fromByteOffset: offset, as: V.self) + row
+      to.storeBytes(of: sum, toByteOffset: offset, as: V.self)
+    }
+  }
+  switch columns {
+  case 2: add(SIMD2<Float>.self)
+  case 4: add(SIMD4<Float>.self)
+  case 8: add(SIMD8<Float>.self)
+  case 16: add(SIMD16<Float>.self)
+  default:
+    for i in 0..<rows {
+      let (from, to) = (source + i * columns, target + i * pitch)
+      for j in 0..<columns { to[j] += from[j] }
     }
   }
 }
@@ -378,15 +480,16 @@ private func fold(
       for c in 0..<g.inChannels {
         for u in 0..<g.kernelHeight {
           for v in 0..<g.kernelWidth {
-            var source = columns + row * width + n * g.outPlane
-            for i in 0..<oh {
-              let target = image + (c * hp + s * i + u) * wp + v
-              if s == 1 {
-                for j in 0..<ow { target[j] += source[j] }
-              } else {
-                for j in 0..<ow { target[s * j] += source[j] }
+            let source = columns + row * width + n * g.outPlane
+            let target = image + (c * hp + u) * wp + v
+            if s == 1 {
+              addWindow(source, to: target, pitch: wp, rows: oh, columns: ow)
+            } else {
+              for i in 0..<oh {
+                let from = source + i * ow
+                let to = target + s * i * wp
+                for j in 0..<ow { to[s * j] += from[j] }
               }
-              source += ow
             }
             row += 1
           }

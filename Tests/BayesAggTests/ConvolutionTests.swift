@@ -96,6 +96,8 @@ struct ConvolutionTests {
       ([2, 3, 8, 5], [2, 3, 2, 4], 3, 1, false),
       ([20, 2, 32, 32], [3, 2, 3, 3], 1, 1, true),
       ([40, 3, 12, 12], [5, 3, 5, 5], 2, 0, false),
+      ([3, 300, 25, 25], [2, 300, 3, 3], 1, 1, false),
+      ([2, 3, 24, 22], [2, 3, 3, 3], 2, 1, false),
     ]
 
   @Test("conv2d by im2col and sgemm equals the direct loops", arguments: 0..<directCases.count)
