@@ -17,7 +17,8 @@ enum Train {
     "bayesagg train --recipe NAME [--method NAME] [options]",
     "Train a multi-task network on a recipe with one method; write its results.", specs,
     footer: "Writes config.json (every resolved setting), metrics.jsonl (per epoch: validation "
-      + "and test\nmetrics per task) and summary.json (the best-validation epoch's test scores).")
+      + "and test\nmetrics per task), summary.json (the best-validation epoch's test scores) and "
+      + "model.safetensors\n(the final weights).")
 
   static func run(_ arguments: [String], console: Console) throws -> Int32 {
     guard

@@ -54,6 +54,14 @@ public enum Experiment {
     case .ls, .bayesagg:
       let trainer = try Trainer(recipe: recipe, configuration: configuration)
       let all = try trainer.run(onEvent: record)
+      try directory.writeAtomically(
+        SafeTensors.encode(
+          trainer.model.namedTensors,
+          metadata: [
+            "recipe": recipe.name, "method": configuration.method.rawValue,
+            "backbone": configuration.backbone.rawValue, "epochs": String(configuration.epochs),
+            "format": "pt",
+          ]), to: "model.safetensors")
       guard let best = bestRecord(all) else { throw ExperimentError("no epoch was trained") }
       summary = RunSummary(
         recipe: recipe.name, method: configuration.method.rawValue, bestEpoch: best.epoch,
