@@ -8,7 +8,7 @@ enum Train {
       OptionSpec("method", "NAME", "ls, stl or bayesagg (default bayesagg)"),
       OptionSpec(
         "output", "PATH",
-        "folder for config.json, metrics.jsonl, summary.json "
+        "folder for config.json, metrics.jsonl, summary.json, model.safetensors "
           + "(default runs/RECIPE-METHOD)"),
       OptionSpec("quiet", nil, "print only the final scores"),
     ]
