@@ -1,0 +1,72 @@
+import Tensors
+
+/// A rule that combines the rows of a Jacobian — one gradient per task — into one update.
+///
+/// The Jacobian `J` is `K × D`: row `k` is the gradient of task `k`'s loss with respect to the
+/// shared parameters (or, for the cheaper representation variant, to the representation `h`,
+/// flattened). The result has length `D` and is used as the gradient of the shared part; the
+/// heads keep the gradients of their own losses. Conventions follow TorchJD (Quinton and Rey,
+/// 2024): `Sum` returns the sum of the rows, `Mean` their mean, PCGrad the sum of the projected
+/// rows.
+///
+/// Conformers are value types; the stateful ones (Nash-MTL's previous weights, GradVac's
+/// targets) keep their state in stored properties, so `aggregate` is `mutating`.
+public protocol JacobianAggregator: Sendable {
+  /// The name used in tables and on the command line, for example `"UPGrad"`.
+  var name: String { get }
+
+  /// Combines the rows of `jacobian`.
+  ///
+  /// - Parameters:
+  ///   - jacobian: `K × D`, `K ≥ 1`, finite.
+  ///   - generator: the run's generator, for the random rules (PCGrad's task order, GradDrop).
+  /// - Returns: `D` finite values.
+  /// - Throws: `AggregationError` when the rule cannot give a finite result for this input.
+  mutating func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
+    -> [Double]
+}
+
+/// A failure of an aggregation rule on a particular input.
+public struct AggregationError: Error, CustomStringConvertible, Sendable {
+  /// The rule's name.
+  public var method: String
+  /// What went wrong and what to do about it.
+  public var message: String
+
+  public init(method: String, _ message: String) {
+    self.method = method
+    self.message = message
+  }
+
+  public var description: String { "\(method): \(message)" }
+}
+
+extension Matrix {
+  /// The Gramian `J Jᵀ` of the rows (`rows × rows`, symmetric positive semi-definite).
+  ///
+  /// - Complexity: O(rows² · columns).
+  public func rowGramian() -> Matrix {
+    matmul(self, self, transposeB: true)
+  }
+
+  /// `wᵀ J`: the combination of the rows with weights `weights`.
+  ///
+  /// - Precondition: `weights.count == rows`.
+  /// - Complexity: O(rows · columns).
+  public func combiningRows(_ weights: [Double]) -> [Double] {
+    precondition(weights.count == rows, "combiningRows: \(weights.count) weights for \(rows) rows")
+    return matmul(Matrix(rows: 1, columns: rows, scalars: weights), self).scalars
+  }
+}
+
+/// Checks the contract every rule shares: at least one row, every element finite.
+func validateJacobian(_ jacobian: Matrix, method: String) throws {
+  guard jacobian.rows >= 1 else {
+    throw AggregationError(method: method, "the Jacobian has no rows (no tasks)")
+  }
+  guard jacobian.isFinite else {
+    throw AggregationError(
+      method: method,
+      "the Jacobian holds NaN or infinite values; check the losses and inputs for NaN")
+  }
+}
