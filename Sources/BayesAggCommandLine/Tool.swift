@@ -129,10 +129,24 @@ public enum Tool {
     let text = help("bayesagg methods", "List the methods.", [])
     guard try parse(arguments, specs: [], command: "methods", help: text, console: console) != nil
     else { return 0 }
-    for method in Method.allCases {
-      console.print(
-        method.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
-          + method.summary + " (" + method.paper + ")")
+    let sections: [(String, Method.Family)] = [
+      ("Loss weighting (needs only the task losses):", .lossWeighting),
+      (
+        "Gradient aggregation (the tasks' Jacobian; --jacobian-space shared|representation):",
+        .gradientAggregation
+      ),
+      ("Representation-level Bayesian:", .bayesAgg),
+      ("Reference:", .singleTask),
+    ]
+    for (i, (title, family)) in sections.enumerated() {
+      if i > 0 { console.print("") }
+      console.print(title)
+      for method in Method.allCases where method.family == family {
+        console.print(
+          "  " + method.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+            + method.summary)
+        console.print("  " + String(repeating: " ", count: 12) + method.paper)
+      }
     }
     return 0
   }

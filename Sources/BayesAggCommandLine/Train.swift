@@ -5,7 +5,8 @@ import Foundation
 enum Train {
   static let specs: [OptionSpec] =
     TrainingOptions.specs + [
-      OptionSpec("method", "NAME", "ls, stl or bayesagg (default bayesagg)"),
+      OptionSpec(
+        "method", "NAME", "any method of `bayesagg methods` (default bayesagg)"),
       OptionSpec(
         "output", "PATH",
         "folder for config.json, metrics.jsonl, summary.json, model.safetensors "
@@ -68,8 +69,7 @@ enum Train {
         "\(name) on \(recipe.name): \(recipe.train.count) training, "
           + "\(recipe.validation.count) validation, \(recipe.test.count) test examples; "
           + "\(recipe.taskNames.count) tasks; epochs: \(configuration.epochs)"
-          + (configuration.method == .bayesagg ? " (\(configuration.lsEpochs) LS)" : "")
-
+          + (configuration.lsEpochs > 0 ? " (\(configuration.lsEpochs) LS)" : "")
           + "; writing \(output.path)")
     }
     return try Experiment.run(recipe: recipe, configuration: configuration, directory: directory) {

@@ -23,6 +23,16 @@ enum TrainingOptions {
       "moments", "KIND",
       "BayesAgg-MTL: monte-carlo (default) or quadrature (binary and two-class heads)"),
     OptionSpec(
+      "jacobian-space", "SPACE",
+      "gradient aggregation: shared (the shared parameters, default) or representation"),
+    OptionSpec("dwa-temperature", "T", "DWA: temperature of the loss-ratio softmax (2)"),
+    OptionSpec("cagrad-c", "c", "CAGrad: radius around the mean gradient (0.4)"),
+    OptionSpec(
+      "nash-max-norm", "N", "Nash-MTL: bound on the combined gradient's norm (1; 0: none)"),
+    OptionSpec("famo-lr", "RATE", "FAMO: learning rate of the task logits (0.025)"),
+    OptionSpec("famo-decay", "γ", "FAMO: L2 decay of the task logits (0.001)"),
+    OptionSpec("gradvac-beta", "β", "GradVac: EMA rate of the similarity targets (0.5)"),
+    OptionSpec(
       "backbone", "NAME",
       "shared network: " + BackboneKind.allCases.map(\.rawValue).joined(separator: ", ")
         + " (the recipe's default)"),
@@ -85,6 +95,22 @@ enum TrainingOptions {
     c.hiddenSizes = try options.integers("hidden") ?? c.hiddenSizes
     c.fashionDirectory = options.string("fashion-dir")
     c.dataDirectory = options.string("data-dir")
+    var settings = c.methodSettings
+    if let name = options.string("jacobian-space") {
+      guard let space = JacobianSpace(rawValue: name) else {
+        throw UsageError(
+          "unknown --jacobian-space '\(name)'; choose "
+            + JacobianSpace.allCases.map(\.rawValue).joined(separator: " or "))
+      }
+      settings.jacobianSpace = space
+    }
+    settings.dwaTemperature = try options.real("dwa-temperature") ?? settings.dwaTemperature
+    settings.cagradC = try options.real("cagrad-c") ?? settings.cagradC
+    settings.nashMaxNorm = try options.real("nash-max-norm") ?? settings.nashMaxNorm
+    settings.famoLearningRate = try options.real("famo-lr") ?? settings.famoLearningRate
+    settings.famoDecay = try options.real("famo-decay") ?? settings.famoDecay
+    settings.gradVacBeta = try options.real("gradvac-beta") ?? settings.gradVacBeta
+    c.methodSettings = settings
     if let name = options.string("backbone") {
       guard let kind = BackboneKind(rawValue: name) else {
         throw UsageError(

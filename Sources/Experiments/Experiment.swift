@@ -51,7 +51,7 @@ public enum Experiment {
         recipe: recipe.name, method: configuration.method.rawValue, bestEpoch: nil,
         validation: result.validation, test: result.test,
         seconds: Date().timeIntervalSince(started), bestEpochPerTask: result.bestEpochs)
-    case .ls, .bayesagg:
+    default:
       let trainer = try Trainer(recipe: recipe, configuration: configuration)
       let all = try trainer.run(onEvent: record)
       try directory.writeAtomically(

@@ -16,13 +16,18 @@ public enum TrainingEvent: Sendable {
   case epochFinished(EpochRecord)
 }
 
-/// Trains one multi-task network on a recipe with LS or BayesAgg-MTL.
+/// Trains one multi-task network on a recipe with any method but single-task learning.
 ///
-/// Each step: the backbone maps the batch to the representation `h`; the heads get the
-/// gradient of the summed task losses; the backbone gets the gradient of the summed losses (LS,
-/// and BayesAgg-MTL's warm-up epochs) or BayesAgg-MTL's aggregated `∂L/∂h` backpropagated from
-/// `h`. BayesAgg-MTL's full-data posteriors are refitted at the start of each epoch from the
-/// representations and labels collected during the previous one.
+/// Each step the backbone maps the batch to the representation `h`, and the method decides the
+/// backbone's gradient:
+/// - loss weighting (LS, SI, RLW, DWA, UW, FAMO): the gradient of `Σ_k w_k L_k`, heads included;
+/// - gradient aggregation (MGDA, PCGrad, …): the heads get the gradient of `Σ_k L_k`; the
+///   Jacobian of the task losses in the shared parameters (one backward pass through the
+///   backbone per task, over one graph) or in `h` is combined by the rule;
+/// - BayesAgg-MTL: the heads get the gradient of `Σ_k L_k`; the backbone gets the aggregated
+///   `∂L/∂h` backpropagated from `h`. Its full-data posteriors are refitted at the start of each
+///   epoch from the representations and labels collected during the previous one.
+/// The first `lsEpochs` epochs train by linear scalarization whatever the method.
 public final class Trainer {
   public let recipe: Recipe
   public let configuration: TrainingConfiguration
@@ -31,11 +36,18 @@ public final class Trainer {
   private let optimizer: Adam
   private let schedule: MultiStepSchedule
   private let bayesAgg: BayesAggMTL?
+  private var weighting: (any LossWeighting)?
+  private var aggregator: (any JacobianAggregator)?
+
+  /// What one training step does with the task losses.
+  enum StepMode {
+    case linear, weighted, jacobian, bayesAgg
+  }
 
   /// Builds the model and optimiser for `recipe` with `configuration`.
   ///
-  /// - Precondition: `configuration.method` is LS or BayesAgg-MTL (single-task learning trains
-  ///   one `Trainer` per task; see `SingleTaskLearning`).
+  /// - Precondition: `configuration.method` is not single-task learning (which trains one
+  ///   `Trainer` per task; see `SingleTaskLearning`).
   public init(recipe: Recipe, configuration: TrainingConfiguration) throws {
     precondition(configuration.method != .stl, "train STL through SingleTaskLearning")
     try configuration.validate()
@@ -60,12 +72,23 @@ public final class Trainer {
         maxGradientNorm: configuration.headMaxGradientNorm),
     ])
     schedule = .seedDefault(epochs: configuration.epochs)
+    let method = configuration.method
     bayesAgg =
-      configuration.method == .bayesagg
+      method == .bayesagg
       ? BayesAggMTL(
         groups: recipe.groups.map(\.kind), representationSize: backbone.outputSize,
         configuration: configuration.bayesAgg)
       : nil
+    switch method.family {
+    case .lossWeighting:
+      weighting = makeLossWeighting(
+        method, settings: configuration.methodSettings,
+        learningRate: Double(configuration.learningRate))
+    case .gradientAggregation:
+      aggregator = makeAggregator(method, settings: configuration.methodSettings)
+    case .bayesAgg, .singleTask:
+      break
+    }
     self.generator = generator.split()
   }
 
@@ -88,11 +111,14 @@ public final class Trainer {
       let epochStarted = Date()
       let factor = schedule.learningRateFactor(atEpoch: epoch)
       optimizer.setLearningRateFactor(factor)
-      let aggregating = bayesAgg != nil && epoch >= configuration.lsEpochs
-      if epoch >= configuration.lsEpochs, let limit = configuration.sharedMaxGradientNorm {
+      weighting?.setLearningRateFactor(Double(factor))
+      let warmingUp = epoch < configuration.lsEpochs
+      let mode = warmingUp ? .linear : stepMode
+      let aggregating = mode == .bayesAgg
+      if !warmingUp, let limit = configuration.sharedMaxGradientNorm {
         optimizer.groups[0].maxGradientNorm = limit
       }
-      let phase = aggregating ? configuration.method.rawValue : "ls"
+      let phase = warmingUp ? "ls" : configuration.method.rawValue
       onEvent(
         .epochStarted(
           epoch: epoch + 1, epochs: configuration.epochs, phase: phase,
@@ -105,9 +131,12 @@ public final class Trainer {
       let batches = EpochBatches(
         count: recipe.train.count, batchSize: configuration.batchSize, using: &generator)
       var lossTotal = 0.0
+      var taskLossTotals = [Double](repeating: 0, count: recipe.taskNames.count)
       for (step, rows) in batches.enumerated() {
         let batch = recipe.train.rows(rows)
-        let loss = try trainStep(on: batch, aggregating: aggregating, gathering: &gathering)
+        let taskLosses = try trainStep(on: batch, mode: mode, gathering: &gathering)
+        for k in taskLossTotals.indices { taskLossTotals[k] += taskLosses[k] }
+        let loss = taskLosses.reduce(0, +)
         guard loss.isFinite, abs(loss) < 1e10 else {
           throw ExperimentError(
             "training diverged: the loss is \(loss) at epoch \(epoch + 1), step \(step + 1); "
@@ -123,6 +152,8 @@ public final class Trainer {
             secondsLeft: left))
       }
       collected = gathering
+      weighting?.epochFinished(
+        meanLosses: taskLossTotals.map { $0 / Double(max(stepsPerEpoch, 1)) })
       model.isTraining = false
       defer { model.isTraining = true }
       let evaluator = makeEvaluator()
@@ -139,11 +170,12 @@ public final class Trainer {
     return records
   }
 
-  /// One optimiser step on `batch`, aggregating with BayesAgg-MTL when `aggregating` is true
-  /// (and the method is BayesAgg-MTL); returns the summed task loss. For benchmarks.
+  /// One optimiser step on `batch` with the method (`aggregating`) or by linear scalarization;
+  /// returns the summed task loss. For benchmarks.
   public func benchmarkStep(on batch: MultiTaskData, aggregating: Bool) throws -> Double {
     var none: CollectedFeatures? = nil
-    return try trainStep(on: batch, aggregating: aggregating, gathering: &none)
+    return try trainStep(on: batch, mode: aggregating ? stepMode : .linear, gathering: &none)
+      .reduce(0, +)
   }
 
   /// Refits BayesAgg-MTL's full-data posteriors from the representations of `data` under the
@@ -211,27 +243,103 @@ public final class Trainer {
     return (1e3 * totalSeconds, totalFlops / totalSeconds / 1e9)
   }
 
-  /// One optimiser step on `batch`; returns the summed task loss.
+  /// What a step does after the warm-up.
+  private var stepMode: StepMode {
+    switch configuration.method.family {
+    case .lossWeighting: .weighted
+    case .gradientAggregation: .jacobian
+    case .bayesAgg: .bayesAgg
+    case .singleTask: .linear
+    }
+  }
+
+  /// One optimiser step on `batch`; returns the task losses before the step.
   private func trainStep(
-    on batch: MultiTaskData, aggregating: Bool, gathering: inout CollectedFeatures?
-  ) throws -> Double {
+    on batch: MultiTaskData, mode: StepMode, gathering: inout CollectedFeatures?
+  ) throws -> [Double] {
     model.isTraining = true
     model.zeroGradients()
     let h = model.backbone(Variable(batch.inputs))
     gathering?.append(h.value, labels: batch.labels)
-    // Under BayesAgg-MTL the heads read a constant copy of h, so the loss reaches only them.
-    let headInput = aggregating ? h.detached() : h
-    let losses = taskLosses(headInput, labels: batch.labels)
-    let total = Variable.sum(losses)
-    total.backward()
-    if aggregating, let bayesAgg {
-      let gradient = try bayesAgg.representationGradient(
+    switch mode {
+    case .linear:
+      let losses = taskLosses(h, labels: batch.labels)
+      Variable.sum(losses).backward()
+      optimizer.step()
+      return losses.map { Double($0.value.scalar) }
+    case .weighted:
+      let losses = taskLosses(h, labels: batch.labels)
+      let values = losses.map { Double($0.value.scalar) }
+      let weights = weighting!.weights(for: values, using: &generator)
+      let weighted = zip(losses, weights).map { $0 * Float($1) }
+      Variable.sum(weighted).backward()
+      optimizer.step()
+      var after: [Double]? = nil
+      if weighting!.needsLossesAfterStep {
+        after = taskLosses(model.backbone(Variable(batch.inputs)), labels: batch.labels)
+          .map { Double($0.value.scalar) }
+      }
+      weighting!.stepFinished(before: values, after: after)
+      return values
+    case .jacobian:
+      let values = try aggregateJacobian(h, labels: batch.labels)
+      optimizer.step()
+      return values
+    case .bayesAgg:
+      // The heads read a constant copy of h, so the loss reaches only them.
+      let losses = taskLosses(h.detached(), labels: batch.labels)
+      Variable.sum(losses).backward()
+      let gradient = try bayesAgg!.representationGradient(
         Matrix(h.value), labels: labelMatrices(batch.labels), heads: currentHeads(),
         using: &generator)
       h.backward(seed: Tensor(shape: h.shape, scalars: gradient.scalars.map(Float.init)))
+      optimizer.step()
+      return losses.map { Double($0.value.scalar) }
     }
-    optimizer.step()
-    return Double(total.value.scalar)
+  }
+
+  /// Gives the heads the gradient of the summed losses and the shared parameters the
+  /// aggregator's combination of the task losses' Jacobian; returns the task losses.
+  ///
+  /// The rows `∂L_k/∂h` come from backward passes through the heads alone. In the
+  /// representation space they are the Jacobian; in the shared space each is sent back through
+  /// the backbone's one graph in turn, giving one row of `K × P` at a time.
+  private func aggregateJacobian(_ h: Variable, labels: [[Float]]) throws -> [Double] {
+    let leaf = h.detached(requiresGradient: true)
+    let losses = taskLosses(leaf, labels: labels)
+    let values = losses.map { Double($0.value.scalar) }
+    let rows = losses.map { $0.gradients(withRespectTo: [leaf])[0] }
+    Variable.sum(losses).backward()
+    switch configuration.methodSettings.jacobianSpace {
+    case .representation:
+      let jacobian = Matrix(
+        rows: rows.count, columns: h.value.count,
+        scalars: rows.flatMap { $0.scalars.map(Double.init) })
+      let combined = try aggregator!.aggregate(jacobian, using: &generator)
+      h.backward(seed: Tensor(shape: h.shape, scalars: combined.map(Float.init)))
+    case .shared:
+      let shared = model.sharedParameters
+      let width = shared.reduce(0) { $0 + $1.value.count }
+      var jacobian = Matrix(rows: rows.count, columns: width)
+      for (k, row) in rows.enumerated() {
+        var offset = k * width
+        for gradient in h.gradients(seed: row, withRespectTo: shared) {
+          for x in gradient.scalars {
+            jacobian.scalars[offset] = Double(x)
+            offset += 1
+          }
+        }
+      }
+      let combined = try aggregator!.aggregate(jacobian, using: &generator)
+      var offset = 0
+      for parameter in shared {
+        let count = parameter.value.count
+        parameter.gradient = Tensor(
+          shape: parameter.shape, scalars: combined[offset..<(offset + count)].map(Float.init))
+        offset += count
+      }
+    }
+    return values
   }
 
   /// One loss per task, in task order: BCE per binary output, cross-entropy per multiclass

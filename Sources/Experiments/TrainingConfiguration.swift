@@ -34,6 +34,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
   /// (`nil` for the defaults).
   public var fashionDirectory: String?
   public var dataDirectory: String?
+  /// The comparison methods' hyper-parameters.
+  public var methodSettings = MethodSettings()
 
   /// The configuration a recipe proposes for `method`.
   public init(recipe: Recipe, method: Method, seed: UInt64 = 0) {
@@ -45,7 +47,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     learningRate = d.learningRate
     weightDecay = d.weightDecay
     self.seed = seed
-    lsEpochs = d.lsEpochs
+    lsEpochs = method == .bayesagg ? d.lsEpochs : 0
     gamma = d.gamma
     regressionPower = d.regressionPower
     classificationPower = d.classificationPower
@@ -87,6 +89,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     try require(
       !hiddenSizes.isEmpty && hiddenSizes.allSatisfy { $0 >= 1 && $0 <= 65536 },
       "--hidden must list layer sizes between 1 and 65536 (got \(hiddenSizes))")
+    try methodSettings.validate()
     try require(
       method != .bayesagg || lsEpochs < epochs,
       "--ls-epochs (\(lsEpochs)) must be less than --epochs (\(epochs)), or BayesAgg-MTL never "
@@ -136,6 +139,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     try c.encode(sharedMaxGradientNorm, forKey: .sharedMaxGradientNorm)
     try c.encode(fashionDirectory, forKey: .fashionDirectory)
     try c.encode(dataDirectory, forKey: .dataDirectory)
+    try c.encode(methodSettings, forKey: .methodSettings)
   }
 
   /// BayesAgg-MTL's settings.

@@ -24,10 +24,14 @@ public protocol LossWeighting: Sendable {
 
   /// Learns from a finished epoch's mean training losses.
   mutating func epochFinished(meanLosses: [Double])
+
+  /// Follows the model's learning-rate schedule, for rules whose own parameters share it.
+  mutating func setLearningRateFactor(_ factor: Double)
 }
 
 extension LossWeighting {
   public var needsLossesAfterStep: Bool { false }
   public mutating func stepFinished(before: [Double], after: [Double]?) {}
   public mutating func epochFinished(meanLosses: [Double]) {}
+  public mutating func setLearningRateFactor(_ factor: Double) {}
 }
