@@ -111,7 +111,9 @@ enum Train {
 enum Compare {
   static let specs: [OptionSpec] =
     TrainingOptions.specs + [
-      OptionSpec("methods", "LIST", "comma-separated methods (default ls,bayesagg)"),
+      OptionSpec(
+        "methods", "LIST",
+        "comma-separated methods, or 'all' for every one (default ls,bayesagg)"),
       OptionSpec(
         "output", "PATH",
         "folder with one sub-folder per method and comparison.md "
@@ -131,8 +133,11 @@ enum Compare {
       let options = try Tool.parse(
         arguments, specs: specs, command: "compare", help: helpText, console: console)
     else { return 0 }
-    let names = (options.string("methods") ?? "ls,bayesagg")
-      .split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let list = options.string("methods") ?? "ls,bayesagg"
+    let names =
+      list == "all"
+      ? Method.allCases.map(\.rawValue)
+      : list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     guard !names.contains("") else {
       throw UsageError("--methods has an empty entry; list methods separated by single commas")
     }

@@ -300,39 +300,19 @@ public final class Trainer {
 
   /// Gives the heads the gradient of the summed losses and the shared parameters the
   /// aggregator's combination of the task losses' Jacobian; returns the task losses.
-  ///
-  /// The rows `∂L_k/∂h` come from backward passes through the heads alone. In the
-  /// representation space they are the Jacobian; in the shared space each is sent back through
-  /// the backbone's one graph in turn, giving one row of `K × P` at a time.
   private func aggregateJacobian(_ h: Variable, labels: [[Float]]) throws -> [Double] {
-    let leaf = h.detached(requiresGradient: true)
-    let losses = taskLosses(leaf, labels: labels)
-    let values = losses.map { Double($0.value.scalar) }
-    let rows = losses.map { $0.gradients(withRespectTo: [leaf])[0] }
-    Variable.sum(losses).backward()
-    switch configuration.methodSettings.jacobianSpace {
+    let space = configuration.methodSettings.jacobianSpace
+    let (values, jacobian) = taskJacobian(h, labels: labels, space: space)
+    let combined = try aggregator!.aggregate(jacobian, using: &generator)
+    precondition(
+      combined.count == jacobian.columns,
+      "\(aggregator!.name) returned \(combined.count) values for \(jacobian.columns) columns")
+    switch space {
     case .representation:
-      let jacobian = Matrix(
-        rows: rows.count, columns: h.value.count,
-        scalars: rows.flatMap { $0.scalars.map(Double.init) })
-      let combined = try aggregator!.aggregate(jacobian, using: &generator)
       h.backward(seed: Tensor(shape: h.shape, scalars: combined.map(Float.init)))
     case .shared:
-      let shared = model.sharedParameters
-      let width = shared.reduce(0) { $0 + $1.value.count }
-      var jacobian = Matrix(rows: rows.count, columns: width)
-      for (k, row) in rows.enumerated() {
-        var offset = k * width
-        for gradient in h.gradients(seed: row, withRespectTo: shared) {
-          for x in gradient.scalars {
-            jacobian.scalars[offset] = Double(x)
-            offset += 1
-          }
-        }
-      }
-      let combined = try aggregator!.aggregate(jacobian, using: &generator)
       var offset = 0
-      for parameter in shared {
+      for parameter in model.sharedParameters {
         let count = parameter.value.count
         parameter.gradient = Tensor(
           shape: parameter.shape, scalars: combined[offset..<(offset + count)].map(Float.init))
@@ -340,6 +320,49 @@ public final class Trainer {
       }
     }
     return values
+  }
+
+  /// The task losses of the heads on `h`, and their `K × D` Jacobian in `space`; the heads'
+  /// parameters accumulate the gradient of the summed losses on the way.
+  ///
+  /// The rows `∂L_k/∂h` come from backward passes through the heads alone. In the
+  /// representation space they are the Jacobian (`D = b·d`); in the shared space each is sent
+  /// back through the backbone's one graph in turn (`D = P`, the shared parameters in
+  /// `model.sharedParameters` order), so no second graph is ever built.
+  ///
+  /// - Complexity: K backward passes through the heads, and K through the backbone in the
+  ///   shared space; O(K · D) memory.
+  func taskJacobian(_ h: Variable, labels: [[Float]], space: JacobianSpace) -> (
+    losses: [Double], jacobian: Matrix
+  ) {
+    let leaf = h.detached(requiresGradient: true)
+    let losses = taskLosses(leaf, labels: labels)
+    let values = losses.map { Double($0.value.scalar) }
+    let rows = losses.map { $0.gradients(withRespectTo: [leaf])[0] }
+    Variable.sum(losses).backward()
+    switch space {
+    case .representation:
+      let jacobian = Matrix(
+        rows: rows.count, columns: h.value.count,
+        scalars: rows.flatMap { $0.scalars.map(Double.init) })
+      return (values, jacobian)
+    case .shared:
+      let shared = model.sharedParameters
+      let width = shared.reduce(0) { $0 + $1.value.count }
+      var jacobian = Matrix(rows: rows.count, columns: width)
+      jacobian.scalars.withUnsafeMutableBufferPointer { out in
+        for (k, row) in rows.enumerated() {
+          var offset = k * width
+          for gradient in h.gradients(seed: row, withRespectTo: shared) {
+            gradient.scalars.withUnsafeBufferPointer { g in
+              for i in g.indices { out[offset + i] = Double(g[i]) }
+            }
+            offset += gradient.count
+          }
+        }
+      }
+      return (values, jacobian)
+    }
   }
 
   /// One loss per task, in task order: BCE per binary output, cross-entropy per multiclass
