@@ -51,7 +51,7 @@ struct BaselineGoldenQPTests {
 }
 
 /// Whether two rows of `jacobian` are equal to rounding (then convex weights are not unique).
-func hasCoincidentRows(_ jacobian: Matrix) -> Bool {
+private func hasCoincidentRows(_ jacobian: Matrix) -> Bool {
   let gramian = jacobian.rowGramian()
   let scale = gramian.diagonal.max() ?? 0
   for i in 0..<jacobian.rows {
@@ -65,7 +65,7 @@ func hasCoincidentRows(_ jacobian: Matrix) -> Bool {
 
 /// Output `key` of `golden`, read whole even when the key holds a dot (`"CAGrad_c0.4"`), which
 /// `GoldenCase.output(_:)` would read as a path.
-func output(_ golden: GoldenCase, undottedKey key: String) throws -> GoldenArray {
+private func output(_ golden: GoldenCase, undottedKey key: String) throws -> GoldenArray {
   var single = golden
   single.outputs = [:]
   if let value = golden.outputs[key] { single.outputs["value"] = value }
