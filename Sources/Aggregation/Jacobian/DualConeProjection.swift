@@ -58,17 +58,3 @@ public struct DualConeProjection: Sendable {
     return zip(u, x).map { $0 + $1 }
   }
 }
-
-extension Matrix {
-  /// TorchJD's normalisation of a Gramian: `Γ / tr(Γ)`, or the zero matrix when
-  /// `tr(Γ) < threshold`.
-  ///
-  /// `tr(Γ)` is the squared Frobenius norm of `J`, so this is the Gramian of `J / ‖J‖_F`.
-  ///
-  /// - Complexity: O(K²).
-  func traceNormalizedGramian(threshold: Double) -> Matrix {
-    let trace = diagonal.reduce(0, +)
-    guard trace >= threshold, trace > 0 else { return Matrix(rows: rows, columns: columns) }
-    return map { $0 / trace }
-  }
-}

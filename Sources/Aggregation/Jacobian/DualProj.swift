@@ -56,12 +56,14 @@ public struct DualProj: JacobianAggregator {
 
   /// The projection `vᵀ J` of the preferred combination.
   ///
-  /// - Throws: `AggregationError` if `J` has no rows or non-finite entries.
+  /// - Throws: `AggregationError` if `J` has no rows, non-finite entries, or a Gramian that
+  ///   overflows.
   /// - Complexity: O(K² D) for the Gramian, then one projection.
   public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
     -> [Double]
   {
     try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(weights(gramian: jacobian.rowGramian()))
+    return jacobian.combiningRows(
+      weights(gramian: try jacobian.checkedRowGramian(method: name)))
   }
 }

@@ -64,12 +64,14 @@ public struct UPGrad: JacobianAggregator {
 
   /// The combination `(Σₖ vₖ)ᵀ J` of the projected rows.
   ///
-  /// - Throws: `AggregationError` if `J` has no rows or non-finite entries.
+  /// - Throws: `AggregationError` if `J` has no rows, non-finite entries, or a Gramian that
+  ///   overflows.
   /// - Complexity: O(K² D) for the Gramian, then K projections.
   public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
     -> [Double]
   {
     try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(weights(gramian: jacobian.rowGramian()))
+    return jacobian.combiningRows(
+      weights(gramian: try jacobian.checkedRowGramian(method: name)))
   }
 }
