@@ -308,4 +308,12 @@ struct QPDegenerateTests {
     #expect(w.allSatisfy { $0.isFinite && $0 >= 0 }, "weights \(w)")
     #expect(abs(w.reduce(0, +) - 1) <= 1e-12, "weights \(w)")
   }
+
+  @Test(
+    "a Jacobian whose Gramian overflows is an AggregationError, not a trap",
+    arguments: QPMethod.allCases)
+  func overflowThrows(_ method: QPMethod) {
+    let jacobian = Matrix([[1e200, 0], [0, 1e200]])
+    #expect(throws: AggregationError.self) { try method.aggregate(jacobian) }
+  }
 }

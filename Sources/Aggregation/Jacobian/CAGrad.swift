@@ -13,7 +13,7 @@ import Tensors
 /// Gramian divided by its trace (so they do not depend on the scale of `J`), and applied to `J`;
 /// when `‖g_w‖ < normEpsilon` in those normalised units (the tasks are nearly Pareto-stationary)
 /// or `‖J‖²_F < normEpsilon`, the weights and the result are zero. With one task the result is
-/// `(1 + c) g`.
+/// `(1 + c) g`; with `c = 0` it is the mean.
 ///
 /// Method. TorchJD calls a conic solver; here the problem is solved exactly along one dimension.
 /// Since `‖g_w‖ = min_{s > 0} (‖g_w‖² / s + s) / 2`, for fixed `s` the weights minimise
@@ -58,6 +58,7 @@ public struct CAGrad: JacobianAggregator {
     let meanProducts = matmul(normalized, Matrix(column: uniform)).scalars  // Γ u = J g₀
     let squaredMeanNorm = Swift.max(zip(uniform, meanProducts).map { $0 * $1 }.reduce(0, +), 0)
     let radius = c * squaredMeanNorm.squareRoot()  // √φ
+    // With c = 0, or a zero mean gradient (then the mean is zero too), the update is the mean.
     guard radius > 0 else { return uniform }
 
     // The minimum-norm weights of the rows translated by β g₀ = (s / √φ) g₀, and ‖g_w‖.

@@ -92,12 +92,10 @@ public struct NonNegativeQuadraticProgram: Sendable {
   func gradient(at x: [Double]) -> [Double] {
     let n = linear.count
     var result = linear
-    quadratic.scalars.withUnsafeBufferPointer { m in
-      for i in 0..<n {
-        var sum = 0.0
-        for j in 0..<n where x[j] != 0 { sum += m[i * n + j] * x[j] }
-        result[i] += sum
-      }
+    for i in 0..<n {
+      var sum = 0.0
+      for j in 0..<n where x[j] != 0 { sum += quadratic.scalars[i * n + j] * x[j] }
+      result[i] += sum
     }
     return result
   }
