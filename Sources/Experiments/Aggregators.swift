@@ -6,6 +6,10 @@ import Tensors
 /// - Precondition: `method.family == .gradientAggregation`.
 func makeAggregator(_ method: Method, settings: MethodSettings) -> any JacobianAggregator {
   switch method {
+  case .mgda: return MGDA()
+  case .cagrad: return CAGrad(c: settings.cagradC)
+  case .upgrad: return UPGrad()
+  case .dualproj: return DualProj()
   default: return NotYetAvailable(name: method.displayName)
   }
 }
