@@ -6,7 +6,7 @@ import Testing
 @testable import Aggregation
 
 /// A rule under test: a name for the report and a factory giving it in its initial state.
-struct AggregatorRule: Sendable, CustomTestStringConvertible {
+struct RuleUnderTest: Sendable, CustomTestStringConvertible {
   var name: String
   var make: @Sendable () -> any JacobianAggregator
 
@@ -14,17 +14,17 @@ struct AggregatorRule: Sendable, CustomTestStringConvertible {
 }
 
 /// Every rule of this suite, with its default hyper-parameters (and two variants).
-private let allRules: [AggregatorRule] = [
-  AggregatorRule(name: "Mean") { RowMean() },
-  AggregatorRule(name: "Sum") { RowSum() },
-  AggregatorRule(name: "PCGrad (random order)") { PCGrad() },
-  AggregatorRule(name: "PCGrad (identity order)") { PCGrad(taskOrder: .identity) },
-  AggregatorRule(name: "IMTL-G") { IMTLG() },
-  AggregatorRule(name: "Aligned-MTL") { AlignedMTL() },
-  AggregatorRule(name: "Nash-MTL") { NashMTL() },
-  AggregatorRule(name: "GradDrop") { GradDrop() },
-  AggregatorRule(name: "GradVac") { GradVac() },
-  AggregatorRule(name: "GradVac (LibMTL targets)") { GradVac(targetUpdate: .whenAdjusted) },
+private let allRules: [RuleUnderTest] = [
+  RuleUnderTest(name: "Mean") { RowMean() },
+  RuleUnderTest(name: "Sum") { RowSum() },
+  RuleUnderTest(name: "PCGrad (random order)") { PCGrad() },
+  RuleUnderTest(name: "PCGrad (identity order)") { PCGrad(taskOrder: .identity) },
+  RuleUnderTest(name: "IMTL-G") { IMTLG() },
+  RuleUnderTest(name: "Aligned-MTL") { AlignedMTL() },
+  RuleUnderTest(name: "Nash-MTL") { NashMTL() },
+  RuleUnderTest(name: "GradDrop") { GradDrop() },
+  RuleUnderTest(name: "GradVac") { GradVac() },
+  RuleUnderTest(name: "GradVac (LibMTL targets)") { GradVac(targetUpdate: .whenAdjusted) },
 ]
 
 /// The deterministic rules, invariant under a permutation of the tasks (Nash-MTL from a fresh
@@ -65,7 +65,7 @@ private func cosine(_ a: [Double], _ b: [Double]) -> Double {
 }
 
 /// Runs a fresh copy of `rule` on `jacobian` with a generator seeded by `seed`.
-private func aggregate(_ rule: AggregatorRule, _ jacobian: Matrix, seed: UInt64 = 7) throws
+private func aggregate(_ rule: RuleUnderTest, _ jacobian: Matrix, seed: UInt64 = 7) throws
   -> [Double]
 {
   var aggregator = rule.make()
@@ -86,7 +86,7 @@ private func expectClose(
 }
 
 /// A random Jacobian's shape, rank and scale.
-struct JacobianShape: Sendable, CustomTestStringConvertible {
+struct RandomJacobianShape: Sendable, CustomTestStringConvertible {
   var rows: Int
   var columns: Int
   var rank: Int
@@ -95,12 +95,12 @@ struct JacobianShape: Sendable, CustomTestStringConvertible {
   var testDescription: String { "\(rows)×\(columns), rank \(rank), scale \(scale)" }
 }
 
-private let shapes: [JacobianShape] = [0, 1e-10, 1, 1e5].flatMap { scale in
+private let shapes: [RandomJacobianShape] = [0, 1e-10, 1, 1e5].flatMap { scale in
   [
-    JacobianShape(rows: 2, columns: 6, rank: 2, scale: scale),
-    JacobianShape(rows: 4, columns: 9, rank: 4, scale: scale),
-    JacobianShape(rows: 5, columns: 12, rank: 2, scale: scale),
-    JacobianShape(rows: 6, columns: 3, rank: 3, scale: scale),
+    RandomJacobianShape(rows: 2, columns: 6, rank: 2, scale: scale),
+    RandomJacobianShape(rows: 4, columns: 9, rank: 4, scale: scale),
+    RandomJacobianShape(rows: 5, columns: 12, rank: 2, scale: scale),
+    RandomJacobianShape(rows: 6, columns: 3, rank: 3, scale: scale),
   ]
 }
 
@@ -111,7 +111,7 @@ struct AggregatorRuleTests {
   @Test(
     "finite output of length D for random Jacobians of controlled rank and scale",
     arguments: allRules, shapes)
-  func finiteOutput(_ rule: AggregatorRule, _ shape: JacobianShape) throws {
+  func finiteOutput(_ rule: RuleUnderTest, _ shape: RandomJacobianShape) throws {
     let jacobian = randomJacobian(
       rows: shape.rows, columns: shape.columns, rank: shape.rank, scale: shape.scale, seed: 11)
     let result = try aggregate(rule, jacobian)
@@ -123,7 +123,7 @@ struct AggregatorRuleTests {
   @Test(
     "permuting the tasks leaves the deterministic rules unchanged",
     arguments: deterministicRules, [1e-10, 1, 1e5])
-  func permutationInvariance(_ rule: AggregatorRule, scale: Double) throws {
+  func permutationInvariance(_ rule: RuleUnderTest, scale: Double) throws {
     let jacobian = randomJacobian(rows: 5, columns: 8, rank: 5, scale: scale, seed: 3)
     let permuted = jacobian.gatheringRows([3, 0, 4, 2, 1])
     let relative = rule.name == "Nash-MTL" ? 1e-7 : 1e-10
@@ -135,7 +135,7 @@ struct AggregatorRuleTests {
   @Test(
     "A(sJ) = s A(J) for the scale-equivariant rules, with the same draws",
     arguments: scaleEquivariantRules, [1e-10, 1e-3, 1e5, -2])
-  func scaleEquivariance(_ rule: AggregatorRule, scale: Double) throws {
+  func scaleEquivariance(_ rule: RuleUnderTest, scale: Double) throws {
     let jacobian = randomJacobian(rows: 4, columns: 7, rank: 4, scale: 1, seed: 5)
     let scaled = jacobian.map { $0 * scale }
     let expected = try aggregate(rule, jacobian).map { $0 * scale }
@@ -159,7 +159,7 @@ struct AggregatorRuleTests {
     arguments: allRules.filter {
       ["PCGrad (random order)", "GradDrop", "GradVac"].contains($0.name)
     })
-  func seededRandomness(_ rule: AggregatorRule) throws {
+  func seededRandomness(_ rule: RuleUnderTest) throws {
     // Conflicting gradients, so that the order of the projections matters.
     var jacobian = randomJacobian(rows: 4, columns: 10, rank: 4, scale: 1, seed: 9)
     for c in 0..<10 { jacobian[1, c] = -0.8 * jacobian[0, c] + 0.3 * jacobian[1, c] }
@@ -198,7 +198,7 @@ struct AggregatorRuleTests {
   @Test(
     "degenerate Jacobians give finite results of length D, never a throw or NaN",
     arguments: allRules)
-  func degenerateInputs(_ rule: AggregatorRule) throws {
+  func degenerateInputs(_ rule: RuleUnderTest) throws {
     for (name, jacobian) in Self.degenerate {
       let result = try aggregate(rule, jacobian)
       #expect(result.count == jacobian.columns, "\(rule.name), \(name)")
@@ -207,7 +207,7 @@ struct AggregatorRuleTests {
   }
 
   @Test("an all-zero Jacobian gives zero", arguments: allRules)
-  func allZero(_ rule: AggregatorRule) throws {
+  func allZero(_ rule: RuleUnderTest) throws {
     let result = try aggregate(rule, Matrix(rows: 3, columns: 4))
     #expect(result == [0, 0, 0, 0], "\(rule.name): \(result)")
   }
@@ -215,7 +215,7 @@ struct AggregatorRuleTests {
   @Test(
     "one task: every rule returns the gradient (Nash-MTL clipped to norm 1)",
     arguments: allRules)
-  func singleTask(_ rule: AggregatorRule) throws {
+  func singleTask(_ rule: RuleUnderTest) throws {
     for scale in [1e-3, 1, 1e4] {
       let gradient = [0.5, -1.25, 2, 0.75, -0.3].map { $0 * scale }
       let result = try aggregate(rule, Matrix([gradient]))

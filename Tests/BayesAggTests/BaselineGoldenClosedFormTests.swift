@@ -6,7 +6,7 @@ import Testing
 @testable import Aggregation
 
 /// One rule checked against one output key of the `baselines` family.
-struct BaselineCheck: Sendable {
+private struct BaselineCheck: Sendable {
   /// The output key, e.g. `"IMTLG"`.
   var key: String
   /// A fresh aggregator (the stateful ones start from their initial state).
@@ -17,7 +17,7 @@ struct BaselineCheck: Sendable {
 
 /// The keys this suite owns, with the golden README's tolerances: closed forms relative 1e-9
 /// (absolute 1e-12), Nash-MTL relative 1e-4 of the largest reference magnitude.
-let baselineChecks: [BaselineCheck] = [
+private let baselineChecks: [BaselineCheck] = [
   BaselineCheck(key: "Mean", make: { RowMean() }, tolerance: { _ in .float64 }),
   BaselineCheck(key: "Sum", make: { RowSum() }, tolerance: { _ in .float64 }),
   BaselineCheck(
@@ -35,7 +35,7 @@ let baselineChecks: [BaselineCheck] = [
 
 /// The `errors` object of a golden case (method name → the reference's exception), read from
 /// the raw file because `GoldenCase` does not keep it.
-func goldenErrors(_ item: GoldenItem) -> [String: String] {
+private func goldenErrors(_ item: GoldenItem) -> [String: String] {
   guard let file = goldenFiles[item.fileName],
     let data = try? Data(contentsOf: file.url),
     let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -48,7 +48,7 @@ func goldenErrors(_ item: GoldenItem) -> [String: String] {
 /// eigenvalue: `K · ε · λ_max / λ_min`. Rounding in `J Jᵀ` alone moves `λ_min` by about
 /// `ε · λ_max`, so a rule that scales by `√λ_min` (Aligned-MTL) cannot agree with another
 /// implementation more closely than half of this.
-func smallestEigenvalueUncertainty(_ jacobian: Matrix) throws -> Double {
+private func smallestEigenvalueUncertainty(_ jacobian: Matrix) throws -> Double {
   let values = try jacobian.rowGramian().symmetricEigendecomposition().values
   let largest = values.max() ?? 0
   let cutoff = largest * Double(values.count) * Double.ulpOfOne
