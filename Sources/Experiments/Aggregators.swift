@@ -1,25 +1,21 @@
 import Aggregation
-import Tensors
 
-/// The gradient-aggregation rule of `method`.
+/// The gradient-aggregation rule of `method`, with the settings' hyper-parameters and the
+/// papers' defaults for the rest.
 ///
 /// - Precondition: `method.family == .gradientAggregation`.
 func makeAggregator(_ method: Method, settings: MethodSettings) -> any JacobianAggregator {
   switch method {
   case .mgda: return MGDA()
+  case .pcgrad: return PCGrad()
   case .cagrad: return CAGrad(c: settings.cagradC)
+  case .imtlg: return IMTLG()
+  case .nashmtl: return NashMTL(maximumNorm: settings.nashMaxNorm)
+  case .alignedmtl: return AlignedMTL()
+  case .graddrop: return GradDrop()
+  case .gradvac: return GradVac(beta: settings.gradVacBeta)
   case .upgrad: return UPGrad()
   case .dualproj: return DualProj()
-  default: return NotYetAvailable(name: method.displayName)
-  }
-}
-
-/// Placeholder while the rules are merged.
-struct NotYetAvailable: JacobianAggregator {
-  var name: String
-  mutating func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
-    -> [Double]
-  {
-    throw AggregationError(method: name, "not available yet")
+  default: preconditionFailure("\(method) is not a gradient-aggregation method")
   }
 }

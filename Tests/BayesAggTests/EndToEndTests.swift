@@ -57,6 +57,27 @@ struct EndToEndTests {
       FileManager.default.fileExists(atPath: folder.appendingPathComponent("comparison.md").path))
   }
 
+  @Test("penguins: every method trains through `compare --methods all`; the table has Δm%")
+  func everyMethod() throws {
+    let folder = temporaryFolder("all")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = runTool([
+      "compare", "--recipe", "penguins", "--methods", "all", "--epochs", "20", "--ls-epochs", "2",
+      "--samples", "32", "--quiet", "--output", folder.path,
+    ])
+    #expect(result.code == 0, "\(result.error)")
+    #expect(result.out.contains("Δm% ↓"), "\(result.out)")
+    for method in Method.allCases {
+      #expect(result.out.contains("| \(method.displayName) |"), "\(method) missing")
+      let files = RunFiles(folder: folder.appendingPathComponent(method.rawValue))
+      let summary = try files.json("summary.json")
+      let test = try #require(summary["test"] as? [String: Any])
+      let accuracy = try #require(test["meanAccuracy"] as? Double)
+      // Three classes and two: chance is about 42%; 20 epochs of any working method beat it.
+      #expect(accuracy > 0.5, "\(method): mean accuracy \(accuracy)")
+    }
+  }
+
   @Test("fashion-mtl: one epoch of BayesAgg-MTL on a subset learns better than chance")
   func fashionOneEpoch() throws {
     var recipe = try RecipeCatalog.load("fashion-mtl", seed: 0)

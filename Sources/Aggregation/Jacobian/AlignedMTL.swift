@@ -21,7 +21,7 @@ import Tensors
 ///
 /// Properties: invariant under permutations of the tasks; `A(sJ) = s A(J)` for every `s ≠ 0`
 /// (`α` depends on `G` only through ratios of eigenvalues).
-public struct AlignedMTL: JacobianAggregator {
+public struct AlignedMTL: GramianWeighting {
   /// Which eigenvalue of the Gramian sets the common squared norm of the aligned gradients.
   public enum ScaleMode: String, Sendable, CaseIterable {
     /// The smallest kept eigenvalue (TorchJD's default, `scale_mode="min"`).
@@ -44,22 +44,6 @@ public struct AlignedMTL: JacobianAggregator {
     self.scaleMode = scaleMode
   }
 
-  /// `αᵀ J` with Aligned-MTL's weights.
-  ///
-  /// - Parameters:
-  ///   - jacobian: `K × D`, `K ≥ 1`, finite.
-  ///   - generator: Unused.
-  /// - Returns: `D` values.
-  /// - Throws: `AggregationError` if `jacobian` has no rows or a non-finite element, or if the
-  ///   eigendecomposition of the Gramian does not converge.
-  /// - Complexity: O(K² · D + K³).
-  public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
-    -> [Double]
-  {
-    try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(try weights(gramian: jacobian.rowGramian()))
-  }
-
   /// Aligned-MTL's weights `α` from the Gramian alone.
   ///
   /// - Parameter gramian: `G = J Jᵀ`, `K × K`, symmetric positive semi-definite.
@@ -74,13 +58,7 @@ public struct AlignedMTL: JacobianAggregator {
     let count = gramian.rows
     let preference = 1 / Double(count)
 
-    let decomposition: (values: [Double], vectors: Matrix)
-    do {
-      decomposition = try gramian.symmetricEigendecomposition(name: "Aligned-MTL Gramian")
-    } catch {
-      throw AggregationError(
-        method: name, "the eigendecomposition of the \(count)×\(count) Gramian failed: \(error)")
-    }
+    let decomposition = try gramian.eigendecomposition(method: name)
     let (values, vectors) = decomposition
     let cutoff = (values.max() ?? 0) * Double(count) * Double.ulpOfOne
     let kept = (0..<count).filter { values[$0] > cutoff }

@@ -21,7 +21,7 @@ import Tensors
 /// translated by `β g₀`, found by `MinNormSolver`. The optimal `s` is the `‖g_w‖` it produces,
 /// and `‖g_w(s)‖ / s` decreases with `s`, so bisection on `s ∈ [normEpsilon, max ‖gₖ‖]` finds it
 /// to a relative width of `1e-14`.
-public struct CAGrad: JacobianAggregator {
+public struct CAGrad: GramianWeighting {
   public var name: String { "CAGrad" }
   /// The radius of the ball around the mean gradient, relative to its norm.
   public var c: Double
@@ -90,18 +90,5 @@ public struct CAGrad: JacobianAggregator {
     }
     guard best.norm >= normEpsilon else { return zero }
     return zip(uniform, best.weights).map { $0 + radius / best.norm * $1 }
-  }
-
-  /// The conflict-averse update `(1/K + (√φ / ‖g_w‖) w)ᵀ J`.
-  ///
-  /// - Throws: `AggregationError` if `J` has no rows, non-finite entries, or a Gramian that
-  ///   overflows.
-  /// - Complexity: O(K² D) for the Gramian, then the bisection.
-  public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
-    -> [Double]
-  {
-    try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(
-      weights(gramian: try jacobian.checkedRowGramian(method: name)))
   }
 }

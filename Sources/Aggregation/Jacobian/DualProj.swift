@@ -13,7 +13,7 @@ import Tensors
 /// below `normEpsilon`) and `regularization · I` added before `DualConeProjection` finds the
 /// weights. The result conflicts with no task gradient, and it scales with `J` as long as
 /// `‖J‖²_F ≥ normEpsilon`.
-public struct DualProj: JacobianAggregator {
+public struct DualProj: GramianWeighting {
   public var name: String { "DualProj" }
   /// The preference `p`, one weight per task; `nil` means `1/K` each.
   public var preference: [Double]?
@@ -52,18 +52,5 @@ public struct DualProj: JacobianAggregator {
     var regularized = gramian.traceNormalizedGramian(threshold: normEpsilon)
     regularized.addToDiagonal(regularization)
     return DualConeProjection(gramian: regularized).weights(projecting: p)
-  }
-
-  /// The projection `vᵀ J` of the preferred combination.
-  ///
-  /// - Throws: `AggregationError` if `J` has no rows, non-finite entries, or a Gramian that
-  ///   overflows.
-  /// - Complexity: O(K² D) for the Gramian, then one projection.
-  public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
-    -> [Double]
-  {
-    try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(
-      weights(gramian: try jacobian.checkedRowGramian(method: name)))
   }
 }

@@ -21,27 +21,11 @@ import Tensors
 ///
 /// Properties: invariant under permutations of the tasks; `A(sJ) = s A(J)` for every `s ≠ 0`; a
 /// zero row gets weight 0.
-public struct IMTLG: JacobianAggregator {
+public struct IMTLG: GramianWeighting {
   public var name: String { "IMTL-G" }
 
   /// Creates the rule; it has no hyper-parameters and no state.
   public init() {}
-
-  /// `wᵀ J` with IMTL-G's weights.
-  ///
-  /// - Parameters:
-  ///   - jacobian: `K × D`, `K ≥ 1`, finite.
-  ///   - generator: Unused.
-  /// - Returns: `D` values.
-  /// - Throws: `AggregationError` if `jacobian` has no rows or a non-finite element, or if the
-  ///   eigendecomposition of the Gramian does not converge.
-  /// - Complexity: O(K² · D + K³).
-  public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
-    -> [Double]
-  {
-    try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(try weights(gramian: jacobian.rowGramian()))
-  }
 
   /// IMTL-G's weights from the Gramian alone; they sum to 1, or are all 0.
   ///
@@ -59,13 +43,7 @@ public struct IMTLG: JacobianAggregator {
     let zero = [Double](repeating: 0, count: count)
     guard let largestNorm = norms.max(), largestNorm > 0 else { return zero }
 
-    let decomposition: (values: [Double], vectors: Matrix)
-    do {
-      decomposition = try gramian.symmetricEigendecomposition(name: "IMTL-G Gramian")
-    } catch {
-      throw AggregationError(
-        method: name, "the eigendecomposition of the \(count)×\(count) Gramian failed: \(error)")
-    }
+    let decomposition = try gramian.eigendecomposition(method: name)
     // v = G⁺ d = Σ_k (u_kᵀ d / λ_k) u_k over the eigenvalues above the cut-off.
     let (values, vectors) = decomposition
     let largest = values.map(abs).max() ?? 0

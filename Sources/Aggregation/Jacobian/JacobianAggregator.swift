@@ -70,3 +70,28 @@ func validateJacobian(_ jacobian: Matrix, method: String) throws {
       "the Jacobian holds NaN or infinite values; check the losses and inputs for NaN")
   }
 }
+
+/// A rule that depends on the Jacobian only through its Gramian: it computes weights `w(J Jᵀ)`
+/// and returns `wᵀ J`. MGDA, UPGrad, DualProj, CAGrad, IMTL-G and Aligned-MTL are of this kind
+/// (TorchJD calls them weightings); their cost beyond `J Jᵀ` is independent of `D`.
+public protocol GramianWeighting: JacobianAggregator {
+  /// The weights of the rows, from the `K × K` Gramian `J Jᵀ` alone.
+  ///
+  /// - Throws: `AggregationError` when no finite weights can be found.
+  func weights(gramian: Matrix) throws -> [Double]
+}
+
+extension GramianWeighting {
+  /// `w(J Jᵀ)ᵀ J`.
+  ///
+  /// - Throws: `AggregationError` if `J` has no rows, a non-finite element or a Gramian that
+  ///   overflows, or if the weights cannot be found.
+  /// - Complexity: O(K² · D) beyond the weights.
+  public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
+    -> [Double]
+  {
+    try validateJacobian(jacobian, method: name)
+    let gramian = try jacobian.checkedRowGramian(method: name)
+    return jacobian.combiningRows(try weights(gramian: gramian))
+  }
+}

@@ -12,7 +12,7 @@ import Tensors
 /// Optimization", NeurIPS 2018. Unlike TorchJD's `MGDA` (Frank–Wolfe, stopped at step size
 /// `1e-3`), the point is computed exactly by `MinNormSolver`. The result is zero when the hull
 /// holds the origin (the tasks are Pareto-stationary), and it scales with `J`.
-public struct MGDA: JacobianAggregator {
+public struct MGDA: GramianWeighting {
   public var name: String { "MGDA" }
   /// The solver of the simplex program.
   public var solver: MinNormSolver
@@ -29,18 +29,5 @@ public struct MGDA: JacobianAggregator {
   /// - Complexity: see `MinNormSolver.weights(gramian:)`.
   public func weights(gramian: Matrix) -> [Double] {
     solver.weights(gramian: gramian)
-  }
-
-  /// The minimum-norm point `w*ᵀ J`.
-  ///
-  /// - Throws: `AggregationError` if `J` has no rows, non-finite entries, or a Gramian that
-  ///   overflows.
-  /// - Complexity: O(K² D) for the Gramian, then the solver's cost.
-  public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
-    -> [Double]
-  {
-    try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(
-      weights(gramian: try jacobian.checkedRowGramian(method: name)))
   }
 }

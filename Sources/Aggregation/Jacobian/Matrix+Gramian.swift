@@ -1,6 +1,6 @@
 import Tensors
 
-// The Gramian helpers shared by the QP-based rules (MGDA, UPGrad, DualProj, CAGrad).
+// The Gramian helpers shared by the rules that work from J Jᵀ.
 
 extension Matrix {
   /// The Gramian `J Jᵀ` of a validated Jacobian, checked for overflow.
@@ -29,5 +29,20 @@ extension Matrix {
     let trace = diagonal.reduce(0, +)
     guard trace >= threshold, trace > 0 else { return Matrix(rows: rows, columns: columns) }
     return map { $0 / trace }
+  }
+}
+
+extension Matrix {
+  /// The eigenvalues (ascending) and eigenvectors (columns) of a symmetric Gramian.
+  ///
+  /// - Throws: `AggregationError` naming `method` if LAPACK does not converge.
+  /// - Complexity: O(K³).
+  func eigendecomposition(method: String) throws -> (values: [Double], vectors: Matrix) {
+    do {
+      return try symmetricEigendecomposition(name: "\(method) Gramian")
+    } catch {
+      throw AggregationError(
+        method: method, "the eigendecomposition of the \(rows)×\(rows) Gramian failed: \(error)")
+    }
   }
 }

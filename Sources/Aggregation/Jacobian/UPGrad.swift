@@ -13,7 +13,7 @@ import Tensors
 /// `regularization · I` added before `DualConeProjection` finds the weights. The result conflicts
 /// with no task gradient (`gₖ · UPGrad(J) ≥ 0`, up to the regularisation), and it scales with
 /// `J` as long as `‖J‖²_F ≥ normEpsilon`; below that the weights are the preference itself.
-public struct UPGrad: JacobianAggregator {
+public struct UPGrad: GramianWeighting {
   public var name: String { "UPGrad" }
   /// The preference `p`, one weight per task; `nil` means `1/K` each.
   public var preference: [Double]?
@@ -60,18 +60,5 @@ public struct UPGrad: JacobianAggregator {
       for (i, v) in projection.weights(projecting: u).enumerated() { total[i] += v }
     }
     return total
-  }
-
-  /// The combination `(Σₖ vₖ)ᵀ J` of the projected rows.
-  ///
-  /// - Throws: `AggregationError` if `J` has no rows, non-finite entries, or a Gramian that
-  ///   overflows.
-  /// - Complexity: O(K² D) for the Gramian, then K projections.
-  public func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator) throws
-    -> [Double]
-  {
-    try validateJacobian(jacobian, method: name)
-    return jacobian.combiningRows(
-      weights(gramian: try jacobian.checkedRowGramian(method: name)))
   }
 }
