@@ -12,7 +12,9 @@ enum TrainingOptions {
     OptionSpec("lr", "RATE", "Adam's learning rate; ×0.1 at 60% and 80% of the epochs"),
     OptionSpec("weight-decay", "λ", "L2 weight decay added to the gradient, as torch's Adam"),
     OptionSpec("seed", "N", "seed of initialisation, splits, shuffling and Monte Carlo (0)"),
-    OptionSpec("ls-epochs", "N", "BayesAgg-MTL: linear-scalarization warm-up epochs"),
+    OptionSpec(
+      "ls-epochs", "N",
+      "linear-scalarization warm-up epochs before the method (recipe default for bayesagg, else 0)"),
     OptionSpec("gamma", "γ", "BayesAgg-MTL: prior variance of the head parameters"),
     OptionSpec("alpha", "α", "BayesAgg-MTL: variance power for every task"),
     OptionSpec("alpha-regression", "α", "BayesAgg-MTL: variance power for regression tasks"),
@@ -32,6 +34,9 @@ enum TrainingOptions {
     OptionSpec("famo-lr", "RATE", "FAMO: learning rate of the task logits (0.025)"),
     OptionSpec("famo-decay", "γ", "FAMO: L2 decay of the task logits (0.001)"),
     OptionSpec("gradvac-beta", "β", "GradVac: EMA rate of the similarity targets (0.5)"),
+    OptionSpec(
+      "aligned-mtl-scale", "MODE",
+      "Aligned-MTL: min (default), median or mean of the Gramian's eigenvalues"),
     OptionSpec(
       "backbone", "NAME",
       "shared network: " + BackboneKind.allCases.map(\.rawValue).joined(separator: ", ")
@@ -110,6 +115,7 @@ enum TrainingOptions {
     settings.famoLearningRate = try options.real("famo-lr") ?? settings.famoLearningRate
     settings.famoDecay = try options.real("famo-decay") ?? settings.famoDecay
     settings.gradVacBeta = try options.real("gradvac-beta") ?? settings.gradVacBeta
+    settings.alignedScale = options.string("aligned-mtl-scale") ?? settings.alignedScale
     c.methodSettings = settings
     if let name = options.string("backbone") {
       guard let kind = BackboneKind(rawValue: name) else {

@@ -11,7 +11,8 @@ func makeAggregator(_ method: Method, settings: MethodSettings) -> any JacobianA
   case .cagrad: return CAGrad(c: settings.cagradC)
   case .imtlg: return IMTLG()
   case .nashmtl: return NashMTL(maximumNorm: settings.nashMaxNorm)
-  case .alignedmtl: return AlignedMTL()
+  case .alignedmtl:
+    return AlignedMTL(scaleMode: AlignedMTL.ScaleMode(rawValue: settings.alignedScale) ?? .min)
   case .graddrop: return GradDrop()
   case .gradvac: return GradVac(beta: settings.gradVacBeta)
   case .upgrad: return UPGrad()

@@ -25,6 +25,8 @@ public struct MethodSettings: Sendable, Codable, Equatable {
   public var famoDecay: Double = 1e-3
   /// GradVac's EMA rate β of the similarity targets.
   public var gradVacBeta: Double = 0.5
+  /// Aligned-MTL's scale: `min`, `median` or `mean` of the kept eigenvalues.
+  public var alignedScale: String = "min"
 
   public init() {}
 
@@ -48,6 +50,9 @@ public struct MethodSettings: Sendable, Codable, Equatable {
     try require(famoDecay >= 0 && famoDecay.isFinite, "--famo-decay must be ≥ 0 (got \(famoDecay))")
     try require(
       gradVacBeta > 0 && gradVacBeta <= 1, "--gradvac-beta must be in (0, 1] (got \(gradVacBeta))")
+    try require(
+      AlignedMTL.ScaleMode(rawValue: alignedScale) != nil,
+      "--aligned-mtl-scale must be min, median or mean (got \(alignedScale))")
   }
 }
 

@@ -10,7 +10,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
   public var learningRate: Float
   public var weightDecay: Float
   public var seed: UInt64
-  /// Linear-scalarization epochs before BayesAgg-MTL takes over.
+  /// Linear-scalarization epochs before the method takes over (the recipe proposes some for
+  /// BayesAgg-MTL, none for the others).
   public var lsEpochs: Int
   /// BayesAgg-MTL's prior variance γ.
   public var gamma: Double

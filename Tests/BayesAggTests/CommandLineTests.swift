@@ -1,3 +1,4 @@
+import Experiments
 import Foundation
 import Testing
 
@@ -91,6 +92,21 @@ struct CommandLineTests {
         arguments: ["train", "--recipe", "penguins", "--epochs", "2"],
         expected: "--ls-epochs (10) must be less than --epochs (2)", code: 64),
       UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--jacobian-space", "heads"],
+        expected: "unknown --jacobian-space 'heads'; choose shared or representation", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--cagrad-c", "-1"],
+        expected: "--cagrad-c must be ≥ 0", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--dwa-temperature", "0"],
+        expected: "--dwa-temperature must be positive", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--gradvac-beta", "2"],
+        expected: "--gradvac-beta must be in (0, 1]", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--aligned-mtl-scale", "rms"],
+        expected: "--aligned-mtl-scale must be min, median or mean", code: 64),
+      UsageCase(
         arguments: ["compare", "--recipe", "penguins", "--methods", "ls,ls"],
         expected: "--methods lists a method twice", code: 64),
       UsageCase(
@@ -177,7 +193,10 @@ struct CommandLineTests {
     for name in ["fashion-mtl", "penguins", "digits-mtl"] { #expect(recipes.out.contains(name)) }
     let methods = runTool(["methods"])
     #expect(methods.code == 0)
-    for name in ["ls", "stl", "bayesagg"] { #expect(methods.out.contains(name)) }
+    for method in Method.allCases {
+      #expect(methods.out.contains("  \(method.rawValue) "), "\(method) is not listed")
+      #expect(methods.out.contains(method.paper), "\(method)'s paper is not listed")
+    }
   }
 
   @Test("option parsing accepts --name=value and keeps the last repeat")
