@@ -349,19 +349,20 @@ public final class Trainer {
     case .shared:
       let shared = model.sharedParameters
       let width = shared.reduce(0) { $0 + $1.value.count }
-      var jacobian = Matrix(rows: rows.count, columns: width)
-      jacobian.scalars.withUnsafeMutableBufferPointer { out in
+      // Every element is written below, so the storage starts uninitialised.
+      let scalars = [Double](unsafeUninitializedCapacity: rows.count * width) { out, count in
         for (k, row) in rows.enumerated() {
           var offset = k * width
           for gradient in h.gradients(seed: row, withRespectTo: shared) {
             gradient.scalars.withUnsafeBufferPointer { g in
-              for i in g.indices { out[offset + i] = Double(g[i]) }
+              for i in g.indices { (out.baseAddress! + offset + i).initialize(to: Double(g[i])) }
             }
             offset += gradient.count
           }
         }
+        count = rows.count * width
       }
-      return (values, jacobian)
+      return (values, Matrix(rows: rows.count, columns: width, scalars: scalars))
     }
   }
 

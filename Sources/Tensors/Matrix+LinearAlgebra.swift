@@ -70,6 +70,50 @@ extension Matrix {
   }
 }
 
+extension Matrix {
+  /// The Gramian `A Aᵀ` of the rows (`rows × rows`, symmetric), by `cblas_dsyrk`: for a wide
+  /// Jacobian (few rows, many columns) one pass over `A` without the packing copies a general
+  /// product makes.
+  ///
+  /// - Complexity: O(rows² · columns).
+  public func rowGramian() -> Matrix {
+    checkStorage("rowGramian")
+    var c = Matrix(rows: rows, columns: rows)
+    guard rows > 0, columns > 0 else { return c }
+    scalars.withUnsafeBufferPointer { pa in
+      c.scalars.withUnsafeMutableBufferPointer { pc in
+        // Row-major C = A Aᵀ; "lower" fills C[i, j] for j ≤ i.
+        cblas_dsyrk(
+          CblasRowMajor, CblasLower, CblasNoTrans, Int32(rows), Int32(columns), 1,
+          pa.baseAddress, Int32(columns), 0, pc.baseAddress, Int32(rows))
+      }
+    }
+    c.symmetrizeFromLower()
+    return c
+  }
+
+  /// `wᵀ A`: the combination of the rows with weights `weights`, by `cblas_dgemv`.
+  ///
+  /// - Precondition: `weights.count == rows`.
+  /// - Complexity: O(rows · columns).
+  public func combiningRows(_ weights: [Double]) -> [Double] {
+    checkStorage("combiningRows")
+    precondition(weights.count == rows, "combiningRows: \(weights.count) weights for \(rows) rows")
+    var result = [Double](repeating: 0, count: columns)
+    guard rows > 0, columns > 0 else { return result }
+    scalars.withUnsafeBufferPointer { pa in
+      weights.withUnsafeBufferPointer { pw in
+        result.withUnsafeMutableBufferPointer { pr in
+          cblas_dgemv(
+            CblasRowMajor, CblasTrans, Int32(rows), Int32(columns), 1, pa.baseAddress,
+            Int32(columns), pw.baseAddress, 1, 0, pr.baseAddress, 1)
+        }
+      }
+    }
+    return result
+  }
+}
+
 /// A rectangular block of a matrix: `matrix[rows, columns]`, used without copying.
 public struct MatrixBlock {
   /// The first row of the block.

@@ -24,6 +24,21 @@ func naiveProduct(_ a: Matrix, _ b: Matrix) -> Matrix {
 
 @Suite("Matrix linear algebra (BLAS and LAPACK kernels)")
 struct BayesAggLinearAlgebraTests {
+  @Test("the row Gramian (dsyrk) and the row combination (dgemv) agree with naive products")
+  func gramianAndCombination() {
+    var generator = RandomGenerator(seed: 4)
+    for (rows, columns) in [(1, 5), (3, 7), (6, 2)] {
+      let a = randomMatrix(rows, columns, &generator)
+      expectClose(
+        a.rowGramian(), naiveProduct(a, a.transposed()), tolerance: .float64, "A Aᵀ")
+      let w = (0..<rows).map { _ in generator.nextNormal() }
+      let naive = naiveProduct(Matrix(rows: 1, columns: rows, scalars: w), a)
+      expectClose(
+        a.combiningRows(w), shape: [columns], naive.scalars, shape: [columns],
+        tolerance: .float64, "wᵀA")
+    }
+  }
+
   @Test("matmul agrees with the naive product for every transpose combination")
   func products() {
     var generator = RandomGenerator(seed: 3)

@@ -41,24 +41,6 @@ public struct AggregationError: Error, CustomStringConvertible, Sendable {
   public var description: String { "\(method): \(message)" }
 }
 
-extension Matrix {
-  /// The Gramian `J Jᵀ` of the rows (`rows × rows`, symmetric positive semi-definite).
-  ///
-  /// - Complexity: O(rows² · columns).
-  public func rowGramian() -> Matrix {
-    matmul(self, self, transposeB: true)
-  }
-
-  /// `wᵀ J`: the combination of the rows with weights `weights`.
-  ///
-  /// - Precondition: `weights.count == rows`.
-  /// - Complexity: O(rows · columns).
-  public func combiningRows(_ weights: [Double]) -> [Double] {
-    precondition(weights.count == rows, "combiningRows: \(weights.count) weights for \(rows) rows")
-    return matmul(Matrix(rows: 1, columns: rows, scalars: weights), self).scalars
-  }
-}
-
 /// Checks the contract every rule shares: at least one row, every element finite.
 func validateJacobian(_ jacobian: Matrix, method: String) throws {
   guard jacobian.rows >= 1 else {
