@@ -16,9 +16,13 @@ enum Bench {
           + "resnet18 = ResNet-18, 3×64×64, batch 32, UTKFace tasks"),
       OptionSpec("steps", "N", "timed steps per measurement (default 10)"),
       OptionSpec("warmup", "N", "untimed steps first (default 3)"),
+      OptionSpec(
+        "methods", "LIST",
+        "also time a step of each of these methods beside LS (e.g. mgda,upgrad,famo)"),
     ]
     + TrainingOptions.specs.filter {
-      ["samples", "moments", "backbone", "hidden", "fashion-dir"].contains($0.name)
+      ["samples", "moments", "backbone", "hidden", "fashion-dir", "jacobian-space"]
+        .contains($0.name)
     }
 
   static let helpText = Tool.help(
@@ -32,6 +36,13 @@ enum Bench {
       let options = try Tool.parse(
         arguments, specs: specs, command: "bench", help: helpText, console: console)
     else { return 0 }
+    let extra = try (options.string("methods")?.split(separator: ",").map(String.init) ?? [])
+      .map(TrainingOptions.method)
+    if let single = extra.first(where: { $0 == .stl }) {
+      throw UsageError(
+        "--methods: \(single.rawValue) trains one network per task; bench times "
+          + "multi-task steps")
+    }
     let steps = try options.integer("steps") ?? 10
     let warmup = try options.integer("warmup") ?? 3
     guard steps >= 1, warmup >= 0 else {
@@ -71,14 +82,15 @@ enum Bench {
           ], count: 32 * 4, backbone: .resnet18, batchSize: 32, seed: 2)
       }
       try runCase(
-        recipe, options: options, steps: steps, warmup: warmup, sgemm: sgemm, console: console)
+        recipe, options: options, steps: steps, warmup: warmup, sgemm: sgemm, methods: extra,
+        console: console)
     }
     return 0
   }
 
   static func runCase(
     _ recipe: Recipe, options: ParsedOptions, steps: Int, warmup: Int, sgemm: Double,
-    console: Console
+    methods: [Method], console: Console
   ) throws {
     try recipe.validate()
     resetPeakResidentMemory()
@@ -129,6 +141,17 @@ enum Bench {
     console.print(row("aggregation alone", aggregationTimes))
     console.print(
       String(format: "ratio BayesAgg-MTL / LS step: %.2f×", median(bayesTimes) / median(lsTimes)))
+    for method in methods where method != .ls && method != .bayesagg {
+      var configuration = lsConfiguration
+      configuration.method = method
+      let trainer = try Trainer(recipe: recipe, configuration: configuration)
+      let times = try time(batches, warmup: warmup) {
+        _ = try trainer.benchmarkStep(on: $0, aggregating: true)
+      }
+      console.print(
+        row("\(method.displayName) step", times)
+          + String(format: "  %.2f× LS", median(times) / median(lsTimes)))
+    }
     if let convolution = ls.convolutionProfile(for: batches[0], repeats: max(3, steps / 2)) {
       console.print(
         String(

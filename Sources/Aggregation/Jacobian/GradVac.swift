@@ -90,13 +90,15 @@ public struct GradVac: JacobianAggregator {
   ///   - generator: Draws each task's order of visits.
   /// - Returns: `D` values.
   /// - Throws: `AggregationError` if `jacobian` has no rows or a non-finite element.
-  /// - Complexity: O(K² · D).
+  /// - Complexity: O(K² · D) for the Gramian, then O(K³).
   public mutating func aggregate(_ jacobian: Matrix, using generator: inout RandomGenerator)
     throws -> [Double]
   {
     try validateJacobian(jacobian, method: name)
-    let adjusted = try adjustedGradients(jacobian, using: &generator)
-    return adjusted.combiningRows(Array(repeating: 1, count: adjusted.rows))
+    let coefficients = adjustmentCoefficients(gramian: jacobian.rowGramian(), using: &generator)
+    let count = jacobian.rows
+    let weights = (0..<count).map { j in (0..<count).reduce(0) { $0 + coefficients[$1, j] } }
+    return jacobian.combiningRows(weights)
   }
 
   /// The adjusted gradients `g_i'`, one per row; updates the targets.
@@ -111,48 +113,51 @@ public struct GradVac: JacobianAggregator {
     _ jacobian: Matrix, using generator: inout RandomGenerator
   ) throws -> Matrix {
     try validateJacobian(jacobian, method: name)
-    let (count, width) = (jacobian.rows, jacobian.columns)
+    let coefficients = adjustmentCoefficients(gramian: jacobian.rowGramian(), using: &generator)
+    return matmul(coefficients, jacobian)
+  }
+
+  /// The `K × K` coefficients `C` with `g_i' = Σ_j C_ij g_j`; updates the targets.
+  ///
+  /// Every adjustment adds a multiple of an original row, so `g_i'` stays a combination of the
+  /// rows and every similarity follows from the Gramian: `g_i' · g_j = (C Γ)_ij` and
+  /// `‖g_i'‖² = (C Γ Cᵀ)_ii`. The work is independent of `D`.
+  ///
+  /// - Complexity: O(K³).
+  mutating func adjustmentCoefficients(gramian: Matrix, using generator: inout RandomGenerator)
+    -> Matrix
+  {
+    let count = gramian.rows
     if targets.count != count * count {
       targets = Array(repeating: initialTarget, count: count * count)
     }
-    let gramian = jacobian.rowGramian()
     let norms = gramian.diagonal.map { max($0, 0).squareRoot() }
-
-    var result = jacobian
+    var coefficients = Matrix.identity(count)
     for i in 0..<count {
-      var current = jacobian.row(i)
+      // c = row i of C; cΓ and cΓcᵀ give the products of g_i' with the rows and itself.
+      var c = [Double](repeating: 0, count: count)
+      c[i] = 1
       let others = (0..<count).filter { $0 != i }.shuffled(using: &generator)
       for j in others {
-        let currentNorm = norm(current)
+        let products = (0..<count).map { l in (0..<count).reduce(0) { $0 + c[$1] * gramian[$1, l] }
+        }
+        let currentNorm = max(zip(c, products).reduce(0) { $0 + $1.0 * $1.1 }, 0).squareRoot()
         guard currentNorm > 0, norms[j] > 0 else { continue }
-        let row = jacobian.row(j)
-        let similarity = min(max(dot(current, row) / (currentNorm * norms[j]), -1), 1)
+        let similarity = min(max(products[j] / (currentNorm * norms[j]), -1), 1)
         let target = targets[i * count + j]
         let adjusts = similarity < target
         if adjusts {
           let usable = min(target, Self.largestUsableTarget)
           let sine = (1 - similarity * similarity).squareRoot()
           let targetSine = (1 - usable * usable).squareRoot()
-          let step =
-            currentNorm * (usable * sine - similarity * targetSine) / (norms[j] * targetSine)
-          for c in 0..<width { current[c] += step * row[c] }
+          c[j] += currentNorm * (usable * sine - similarity * targetSine) / (norms[j] * targetSine)
         }
         if adjusts || targetUpdate == .always {
           targets[i * count + j] = (1 - beta) * target + beta * similarity
         }
       }
-      for c in 0..<width { result[i, c] = current[c] }
+      for j in 0..<count { coefficients[i, j] = c[j] }
     }
-    return result
+    return coefficients
   }
-}
-
-private func dot(_ a: [Double], _ b: [Double]) -> Double {
-  var total = 0.0
-  for k in a.indices { total += a[k] * b[k] }
-  return total
-}
-
-private func norm(_ a: [Double]) -> Double {
-  dot(a, a).squareRoot()
 }
