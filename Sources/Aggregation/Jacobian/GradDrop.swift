@@ -66,28 +66,38 @@ public struct GradDrop: JacobianAggregator {
     }
     let leaks = leak ?? Array(repeating: 0, count: count)
 
-    let values = jacobian.scalars
-    var result = [Double](repeating: 0, count: width)
+    // Row-wise passes over contiguous memory: the column sums, one uniform per column (in
+    // column order, also for all-zero columns, so that the stream does not depend on the
+    // values), the sign each column keeps, then the masked sum of the rows.
+    var sum = [Double](repeating: 0, count: width)
+    var absoluteSum = sum
+    for i in 0..<count {
+      jacobian.scalars.withUnsafeBufferPointer { values in
+        let row = values.baseAddress! + i * width
+        for c in 0..<width {
+          sum[c] += row[c]
+          absoluteSum[c] += abs(row[c])
+        }
+      }
+    }
+    // +1 keeps the positive entries, −1 the negative ones, 0 none (an all-zero column).
+    var keptSign = [Double](repeating: 0, count: width)
     for c in 0..<width {
-      var sum = 0.0
-      var absoluteSum = 0.0
-      for i in 0..<count {
-        sum += values[i * width + c]
-        absoluteSum += abs(values[i * width + c])
-      }
-      // Draw even for an all-zero column, so that the stream does not depend on the values.
       let threshold = generator.nextUniform()
-      guard absoluteSum > 0 else { continue }
-      let purity = purityTransform(0.5 * (1 + sum / absoluteSum))
-      let keepsPositive = purity > threshold
-      let keepsNegative = purity < threshold
-      var total = 0.0
-      for i in 0..<count {
-        let value = values[i * width + c]
-        let kept = (keepsPositive && value > 0) || (keepsNegative && value < 0)
-        total += (kept ? 1 : leaks[i]) * value
+      guard absoluteSum[c] > 0 else { continue }
+      let purity = purityTransform(0.5 * (1 + sum[c] / absoluteSum[c]))
+      keptSign[c] = purity > threshold ? 1 : (purity < threshold ? -1 : 0)
+    }
+    var result = [Double](repeating: 0, count: width)
+    for i in 0..<count {
+      let leakage = leaks[i]
+      jacobian.scalars.withUnsafeBufferPointer { values in
+        let row = values.baseAddress! + i * width
+        for c in 0..<width {
+          let value = row[c]
+          result[c] += (keptSign[c] * value > 0 ? 1 : leakage) * value
+        }
       }
-      result[c] = total
     }
     return result
   }
