@@ -33,7 +33,8 @@ extension Variable {
     let output = Variable(
       value: x.value.channelAffine(scale: a, shift: b), parents: [x, scale, shift]
     ) { g in
-      let gradients = g.batchNormPullback(input: x.value, scale: gamma, statistics: statistics)
+      let gradients = (consume g).batchNormPullback(
+        input: x.value, scale: gamma, statistics: statistics)
       return [gradients.input, gradients.scale, gradients.shift]
     }
     return (output, statistics.mean, statistics.unbiasedVariance)
