@@ -88,6 +88,45 @@ struct BackwardMemoryTests {
     #expect(report.worstError < 5e-3, "\(report)")
   }
 
+  @Test("batch norm fused with ReLU equals batch norm then ReLU, forward and backward")
+  func fusedBatchNormReLU() {
+    var generator = RandomGenerator(seed: 13)
+    let x = Tensor.randomNormal(shape: [4, 3, 5, 6], using: &generator)
+    let g = Tensor.randomNormal(shape: x.shape, using: &generator)
+    func run(fused: Bool) -> [Tensor] {
+      let input = Variable(x, requiresGradient: true)
+      let scale = Variable(Tensor(shape: [3], scalars: [1.5, -0.5, 1]), requiresGradient: true)
+      let shift = Variable(Tensor(shape: [3], scalars: [0.25, 0.5, -0.1]), requiresGradient: true)
+      let y =
+        fused
+        ? input.batchNormalized(scale: scale, shift: shift, rectified: true).output
+        : input.batchNormalized(scale: scale, shift: shift).output.relu()
+      y.backward(seed: g)
+      return [y.value, input.gradient!, scale.gradient!, shift.gradient!]
+    }
+    let (fused, plain) = (run(fused: true), run(fused: false))
+    for (name, (a, b)) in zip(["output", "∂x", "∂γ", "∂β"], zip(fused, plain)) {
+      expectClose(a.scalars, b.scalars, name, tolerance: 1e-5)
+    }
+    let report = checkGradients(
+      of: { v in v[0].batchNormalized(scale: v[1], shift: v[2], rectified: true).output },
+      at: [
+        shuffledGrid([3, 2, 4, 5]), Tensor(shape: [2], scalars: [1.5, 0.7]),
+        Tensor(shape: [2], scalars: [0.25, -0.3]),
+      ], epsilon: 1e-3)
+    #expect(report.worstError < 5e-3, "\(report)")
+  }
+
+  @Test("the BatchNorm2d layer's rectified form in evaluation mode is normalisation then ReLU")
+  func batchNormLayerEvaluation() {
+    var generator = RandomGenerator(seed: 17)
+    let norm = BatchNorm2d(channels: 2)
+    let x = Variable(Tensor.randomNormal(shape: [3, 2, 2, 2], using: &generator))
+    _ = norm(x)
+    norm.isTraining = false
+    #expect(norm(x, rectified: true).value == norm(x).relu().value)
+  }
+
   @Test("without recording, operations return constants with the same values")
   func withoutRecording() {
     var generator = RandomGenerator(seed: 8)
