@@ -8,7 +8,7 @@ extension Variable {
   /// `max(x, 0)`; the gradient at 0 is taken as 0, as PyTorch does.
   public func relu() -> Variable {
     let x = value
-    return Variable(value: x.relu(), parents: [self]) { g in [x.reluPullback(g)] }
+    return Variable(value: x.relu(), parents: [self]) { g in [x.reluPullback(consume g)] }
   }
 
   /// The exponential linear unit (Clevert, Unterthiner, Hochreiter, ICLR 2016):
@@ -18,7 +18,9 @@ extension Variable {
   public func elu(alpha: Float = 1) -> Variable {
     let x = value
     let y = x.elu(alpha: alpha)
-    return Variable(value: y, parents: [self]) { g in [x.eluPullback(g, output: y, alpha: alpha)] }
+    return Variable(value: y, parents: [self]) { g in
+      [x.eluPullback(consume g, output: y, alpha: alpha)]
+    }
   }
 
   /// The logistic function `σ(x) = 1 / (1 + e⁻ˣ)`, with `σ' = σ(1 − σ)`.

@@ -13,14 +13,16 @@ extension Variable {
   ///   - scale: γ, `[C]`.
   ///   - shift: β, `[C]`.
   ///   - epsilon: added to the variance.
+  ///   - rectified: apply ReLU to the output in the same pass (`relu(y)`, one node instead of
+  ///     two); the backward pass masks the gradient with the output's sign in place.
   /// - Returns: the output; the batch mean; the unbiased variance `σ²·n/(n − 1)`, which is
   ///   what running statistics track.
   /// - Precondition: input `[B, C]`, `[B, C, L]` or `[B, C, H, W]` with more than one value
   ///   per channel; `scale` and `shift` of shape `[C]`.
   /// - Complexity: O(n).
-  public func batchNormalized(scale: Variable, shift: Variable, epsilon: Float = 1e-5) -> (
-    output: Variable, mean: [Float], variance: [Float]
-  ) {
+  public func batchNormalized(
+    scale: Variable, shift: Variable, epsilon: Float = 1e-5, rectified: Bool = false
+  ) -> (output: Variable, mean: [Float], variance: [Float]) {
     precondition(
       shape.count >= 2 && scale.shape == [shape[1]] && shift.shape == [shape[1]],
       "batchNormalized: input \(shape), scale \(scale.shape), shift \(shift.shape)")
@@ -30,10 +32,12 @@ extension Variable {
     // As PyTorch: y = x·a + b with a = γ·σ⁻¹ and b = β − μ·a.
     let a = zip(gamma, statistics.inverseStandardDeviation).map { $0 * $1 }
     let b = (0..<a.count).map { shift.value.scalars[$0] - statistics.mean[$0] * a[$0] }
-    let output = Variable(
-      value: x.value.channelAffine(scale: a, shift: b), parents: [x, scale, shift]
-    ) { g in
-      let gradients = g.batchNormPullback(input: x.value, scale: gamma, statistics: statistics)
+    let y = x.value.channelAffine(scale: a, shift: b, rectified: rectified)
+    let output = Variable(value: y, parents: [x, scale, shift]) { g in
+      // ReLU passes the gradient where its output is positive, i.e. where its input was.
+      let upstream = rectified ? y.reluPullback(consume g) : consume g
+      let gradients = upstream.batchNormPullback(
+        input: x.value, scale: gamma, statistics: statistics)
       return [gradients.input, gradients.scale, gradients.shift]
     }
     return (output, statistics.mean, statistics.unbiasedVariance)

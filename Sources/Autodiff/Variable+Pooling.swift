@@ -5,7 +5,8 @@ extension Variable {
   /// ```
   /// y[n, c, i, j] = max_{0 ≤ u, v < k} x̃[n, c, s·i + u, s·j + v]
   /// ```
-  /// The gradient goes to the element each window took, the first one on ties.
+  /// The gradient goes to the element each window took, the first one on ties; the backward
+  /// pass finds those elements again in the input rather than keeping their indices.
   ///
   /// - Parameters:
   ///   - kernelSize: the window's side `k`.
@@ -15,11 +16,11 @@ extension Variable {
   /// - Precondition: input `[B, C, H, W]`; see `PoolingGeometry.init`.
   /// - Complexity: O(B · C · outH · outW · k²).
   public func maxPool2d(kernelSize: Int, stride: Int? = nil, padding: Int = 0) -> Variable {
-    let inputShape = shape
-    let (output, argmax) = value.maxPooled(
-      kernelSize: kernelSize, stride: stride ?? kernelSize, padding: padding)
-    return Variable(value: output, parents: [self]) { g in
-      [g.maxPoolPullback(inputShape: inputShape, argmax: argmax)]
+    let x = self
+    let stride = stride ?? kernelSize
+    let output = value.maxPooledValues(kernelSize: kernelSize, stride: stride, padding: padding)
+    return Variable(value: output, parents: [x]) { g in
+      [g.maxPoolPullback(input: x.value, kernelSize: kernelSize, stride: stride, padding: padding)]
     }
   }
 

@@ -18,8 +18,8 @@ public final class Variable {
   /// The nodes this one was computed from; empty for leaves and for constant results.
   let parents: [Variable]
   /// Maps the gradient of this node to the gradients of `parents` (`nil` for a parent that
-  /// needs none).
-  let pullback: ((Tensor) -> [Tensor?])?
+  /// needs none). It receives the gradient as its last owner and may reuse its storage.
+  let pullback: ((consuming Tensor) -> [Tensor?])?
 
   /// Creates a leaf: a parameter (`requiresGradient: true`) or a constant input.
   public init(_ value: Tensor, requiresGradient: Bool = false) {
@@ -31,9 +31,14 @@ public final class Variable {
 
   /// Creates the result of an operation. Parents that need no gradient are dropped, and a result
   /// none of whose parents needs one is a constant that keeps no graph.
-  public init(value: Tensor, parents: [Variable], pullback: @escaping (Tensor) -> [Tensor?]) {
+  ///
+  /// The pullback owns the gradient it is given: an element-wise pullback may write its result
+  /// into that gradient's storage (copy-on-write keeps this safe when someone else holds it).
+  public init(
+    value: Tensor, parents: [Variable], pullback: @escaping (consuming Tensor) -> [Tensor?]
+  ) {
     self.value = value
-    let needed = parents.contains { $0.requiresGradient }
+    let needed = Variable.isRecording && parents.contains { $0.requiresGradient }
     self.requiresGradient = needed
     self.parents = needed ? parents : []
     self.pullback = needed ? pullback : nil
@@ -54,6 +59,22 @@ public final class Variable {
 }
 
 extension Variable {
+  /// Whether operations record the tape (their parents and pullbacks); `false` only inside
+  /// `withoutRecording(_:)` on the current task or thread.
+  @TaskLocal public static var isRecording = true
+
+  /// Runs `body` with the tape switched off: every operation inside returns a constant that
+  /// keeps no graph, so a forward pass holds only the layers it is computing, as PyTorch's
+  /// `torch.no_grad()`. Leaves keep `requiresGradient`; only new results are constants.
+  ///
+  /// Use it for inference (evaluation, representations, feature collection), never around a
+  /// forward pass that a backward pass will follow.
+  public static func withoutRecording<Result>(_ body: () throws -> Result) rethrows -> Result {
+    try $isRecording.withValue(false, operation: body)
+  }
+}
+
+extension Variable {
   /// Runs a backward pass from this node with the given seed and adds the resulting gradients
   /// into the `gradient` of every leaf that requires one.
   ///
@@ -61,46 +82,79 @@ extension Variable {
   /// pass nothing and the seed is 1. Several passes over one graph accumulate.
   ///
   /// - Precondition: `seed` has this node's shape.
+  /// - Complexity: O(nodes + edges) pullback calls; besides the graph, the memory of the
+  ///   gradients still waiting to be consumed at any one time.
   public func backward(seed: Tensor? = nil) {
-    let gradients = propagate(seed: seed ?? Tensor(repeating: 1, shape: shape))
-    for (leaf, gradient) in gradients where leaf.pullback == nil && leaf.requiresGradient {
-      if leaf.gradient == nil {
-        leaf.gradient = gradient
-      } else {
-        leaf.gradient!.add(gradient)
-      }
+    let seed = seed ?? Tensor(repeating: 1, shape: shape)
+    propagate(seed: seed, isTarget: { $0.pullback == nil }, deliver: Variable.accumulate)
+  }
+
+  /// Adds `gradient` into a leaf's accumulated gradient.
+  private static func accumulate(into leaf: Variable, _ gradient: Tensor) {
+    if leaf.gradient == nil {
+      leaf.gradient = gradient
+    } else {
+      leaf.gradient!.add(gradient)
     }
   }
 
   /// The gradients of this node, seeded with `seed`, with respect to `nodes`, leaving every
   /// leaf's accumulated `gradient` untouched. A node that this one does not depend on gets zeros.
   ///
+  /// Only the parts of the graph that lead to one of `nodes` are walked, and only their
+  /// gradients are kept.
+  ///
   /// - Precondition: `seed` has this node's shape.
   public func gradients(seed: Tensor? = nil, withRespectTo nodes: [Variable]) -> [Tensor] {
-    let gradients = propagate(seed: seed ?? Tensor(repeating: 1, shape: shape))
+    let targets = Set(nodes.map(ObjectIdentifier.init))
     var byNode: [ObjectIdentifier: Tensor] = [:]
-    for (node, gradient) in gradients { byNode[ObjectIdentifier(node)] = gradient }
+    byNode.reserveCapacity(targets.count)
+    propagate(
+      seed: seed ?? Tensor(repeating: 1, shape: shape),
+      isTarget: { targets.contains(ObjectIdentifier($0)) },
+      deliver: { node, gradient in byNode[ObjectIdentifier(node)] = gradient })
     return nodes.map { byNode[ObjectIdentifier($0)] ?? Tensor(zeros: $0.shape) }
   }
 
-  /// Sends `seed` back through the graph in reverse topological order and returns the total
-  /// gradient reaching each node.
+  /// Sends `seed` back through the graph in reverse topological order and hands the total
+  /// gradient reaching each target node to `deliver`, once per target.
   ///
+  /// Only nodes from which a target can be reached are visited. Each node's gradient is released
+  /// as soon as its pullback has consumed it, and is passed to the pullback as its last owner, so
+  /// that element-wise pullbacks can reuse its storage: at any time only the gradients on the
+  /// frontier of the walk are alive, not one per node.
+  ///
+  /// - Parameters:
+  ///   - isTarget: which nodes' gradients the caller wants.
+  ///   - deliver: receives each target and its gradient.
   /// - Complexity: O(nodes + edges) pullback calls.
-  private func propagate(seed: Tensor) -> [(Variable, Tensor)] {
+  private func propagate(
+    seed: Tensor, isTarget: (Variable) -> Bool, deliver: (Variable, Tensor) -> Void
+  ) {
     precondition(seed.shape == shape, "seed shape \(seed.shape) differs from node shape \(shape)")
-    guard requiresGradient else { return [] }
+    guard requiresGradient else { return }
     let order = topologicalOrder()
+    // A node is relevant when it is a target or a target can be reached through its parents;
+    // parents come before children in `order`, so one forward sweep decides.
+    var relevant = Set<ObjectIdentifier>()
+    for node in order where node.requiresGradient {
+      if isTarget(node) || node.parents.contains(where: { relevant.contains(ObjectIdentifier($0)) })
+      {
+        relevant.insert(ObjectIdentifier(node))
+      }
+    }
     var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
-    var result: [(Variable, Tensor)] = []
-    result.reserveCapacity(order.count)
     for node in order.reversed() {
-      guard let gradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
-      result.append((node, gradient))
-      guard let pullback = node.pullback else { continue }
-      let parentGradients = pullback(gradient)
+      guard relevant.contains(ObjectIdentifier(node)),
+        let gradient = pending.removeValue(forKey: ObjectIdentifier(node))
+      else { continue }
+      if isTarget(node) { deliver(node, gradient) }
+      guard let pullback = node.pullback,
+        node.parents.contains(where: { relevant.contains(ObjectIdentifier($0)) })
+      else { continue }
+      let parentGradients = pullback(consume gradient)
       for (parent, parentGradient) in zip(node.parents, parentGradients) {
-        guard parent.requiresGradient, let parentGradient else { continue }
+        guard relevant.contains(ObjectIdentifier(parent)), let parentGradient else { continue }
         precondition(
           parentGradient.shape == parent.shape,
           "pullback produced \(parentGradient.shape) for a node of shape \(parent.shape)")
@@ -112,7 +166,6 @@ extension Variable {
         }
       }
     }
-    return result
   }
 
   /// The bytes held by the values of every node this one depends on, itself included: the

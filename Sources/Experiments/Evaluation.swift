@@ -23,7 +23,7 @@ struct Evaluator {
       let rows = Array(start..<min(start + batchSize, data.count))
       start += batchSize
       let batch = data.rows(rows)
-      let h = model.backbone(Variable(batch.inputs)).value
+      let h = Variable.withoutRecording { model.backbone(Variable(batch.inputs)).value }
       var task = 0
       for (g, group) in groups.enumerated() {
         let outputs = predictions(group: g, head: model.heads[g], h: h)

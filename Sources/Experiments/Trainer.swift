@@ -179,15 +179,19 @@ public final class Trainer {
   }
 
   /// Refits BayesAgg-MTL's full-data posteriors from the representations of `data` under the
-  /// current backbone. For benchmarks; training refits from the previous epoch by itself.
+  /// current backbone, computed a training batch at a time without a tape, so that the refit
+  /// needs no more memory than a step. For benchmarks; training refits from the previous
+  /// epoch by itself.
   public func refitFullDataPosteriors(using data: MultiTaskData) throws {
     guard let bayesAgg else { return }
     var features = CollectedFeatures(groups: recipe.groups)
+    let chunk = max(1, configuration.batchSize)
     var start = 0
     while start < data.count {
-      let batch = data.rows(Array(start..<min(start + 1024, data.count)))
-      features.append(model.backbone(Variable(batch.inputs)).value, labels: batch.labels)
-      start += 1024
+      let batch = data.rows(Array(start..<min(start + chunk, data.count)))
+      let h = Variable.withoutRecording { model.backbone(Variable(batch.inputs)).value }
+      features.append(h, labels: batch.labels)
+      start += chunk
     }
     try bayesAgg.updateFullDataPosteriors(
       features: features.matrix(), labels: features.labelMatrices(), heads: currentHeads())
@@ -195,7 +199,7 @@ public final class Trainer {
 
   /// The representation of `batch` under the current backbone, in Double.
   public func representation(of batch: MultiTaskData) -> Matrix {
-    Matrix(model.backbone(Variable(batch.inputs)).value)
+    Variable.withoutRecording { Matrix(model.backbone(Variable(batch.inputs)).value) }
   }
 
   /// BayesAgg-MTL's representation gradient for `batch` given its representation, without a
@@ -276,8 +280,10 @@ public final class Trainer {
       optimizer.step()
       var after: [Double]? = nil
       if weighting!.needsLossesAfterStep {
-        after = taskLosses(model.backbone(Variable(batch.inputs)), labels: batch.labels)
-          .map { Double($0.value.scalar) }
+        after = Variable.withoutRecording {
+          taskLosses(model.backbone(Variable(batch.inputs)), labels: batch.labels)
+            .map { Double($0.value.scalar) }
+        }
       }
       weighting!.stepFinished(before: values, after: after)
       return values

@@ -85,9 +85,11 @@ public final class BatchNorm2d: ParameterContainer {
 
   public var parameters: [Variable] { [scale, shift] }
 
-  public func callAsFunction(_ x: Variable) -> Variable {
+  /// Normalises `x`, then applies ReLU when `rectified` (in the same pass while training).
+  public func callAsFunction(_ x: Variable, rectified: Bool = false) -> Variable {
     if isTraining {
-      let result = x.batchNormalized(scale: scale, shift: shift, epsilon: epsilon)
+      let result = x.batchNormalized(
+        scale: scale, shift: shift, epsilon: epsilon, rectified: rectified)
       for c in runningMean.indices {
         runningMean[c] = (1 - momentum) * runningMean[c] + momentum * result.mean[c]
         runningVariance[c] = (1 - momentum) * runningVariance[c] + momentum * result.variance[c]
@@ -102,6 +104,7 @@ public final class BatchNorm2d: ParameterContainer {
       a[c] = gamma[c] / (runningVariance[c] + epsilon).squareRoot()
       b[c] = beta[c] - runningMean[c] * a[c]
     }
-    return x.channelAffine(scale: a, shift: b)
+    let y = x.channelAffine(scale: a, shift: b)
+    return rectified ? y.relu() : y
   }
 }

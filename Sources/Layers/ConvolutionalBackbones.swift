@@ -91,7 +91,7 @@ public final class BasicBlock: ParameterContainer {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable {
-    let y = norm2(conv2(norm1(conv1(x)).relu()))
+    let y = norm2(conv2(norm1(conv1(x), rectified: true)))
     let skip = projection.map { $0.1($0.0(x)) } ?? x
     return (y + skip).relu()
   }
@@ -163,7 +163,7 @@ public final class ResNet: Backbone {
 
   public func callAsFunction(_ x: Variable) -> Variable {
     var y = x.reshaped(to: [x.shape[0]] + inputShape)
-    y = stemNorm(stem(y)).relu().maxPool2d(kernelSize: 3, stride: 2, padding: 1)
+    y = stemNorm(stem(y), rectified: true).maxPool2d(kernelSize: 3, stride: 2, padding: 1)
     for block in blocks { y = block(y) }
     return projection(y.globalAveragePool()).elu()
   }

@@ -38,9 +38,8 @@ public final class Adam {
   public let beta1: Float
   public let beta2: Float
   public let epsilon: Float
-  private var firstMoments: [ObjectIdentifier: [Float]] = [:]
-  private var secondMoments: [ObjectIdentifier: [Float]] = [:]
-  private var steps: [ObjectIdentifier: Int] = [:]
+  /// Each parameter's moments, in a class so that a step updates them in place.
+  private var states: [ObjectIdentifier: AdamState] = [:]
 
   public init(
     groups: [ParameterGroup], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
@@ -74,27 +73,29 @@ public final class Adam {
   private func update(_ parameter: Variable, gradient: Tensor, group: ParameterGroup) {
     let key = ObjectIdentifier(parameter)
     let count = parameter.value.count
-    var m = firstMoments[key] ?? [Float](repeating: 0, count: count)
-    var v = secondMoments[key] ?? [Float](repeating: 0, count: count)
-    let t = (steps[key] ?? 0) + 1
+    let state = states[key] ?? AdamState(count: count)
+    states[key] = state
+    state.steps += 1
+    let t = state.steps
     let biasCorrection1 = 1 - powf(beta1, Float(t))
     let biasCorrection2Root = (1 - powf(beta2, Float(t))).squareRoot()
-    let stepSize = group.learningRate / biasCorrection1
-    let decay = group.weightDecay
-    let (b1, b2, eps) = (beta1, beta2, epsilon)
-    parameter.value.scalars.withUnsafeMutableBufferPointer { theta in
-      gradient.scalars.withUnsafeBufferPointer { grad in
-        for i in 0..<count {
-          let g = grad[i] + decay * theta[i]
-          m[i] = b1 * m[i] + (1 - b1) * g
-          v[i] = b2 * v[i] + (1 - b2) * g * g
-          theta[i] -= stepSize * m[i] / (v[i].squareRoot() / biasCorrection2Root + eps)
-        }
-      }
-    }
-    firstMoments[key] = m
-    secondMoments[key] = v
-    steps[key] = t
+    adamUpdate(
+      &parameter.value.scalars, gradient: gradient.scalars, firstMoment: &state.firstMoment,
+      secondMoment: &state.secondMoment, stepSize: group.learningRate / biasCorrection1,
+      secondMomentCorrection: biasCorrection2Root, weightDecay: group.weightDecay, beta1: beta1,
+      beta2: beta2, epsilon: epsilon)
+  }
+}
+
+/// Adam's running moments of one parameter and the number of steps taken.
+private final class AdamState {
+  var firstMoment: [Float]
+  var secondMoment: [Float]
+  var steps = 0
+
+  init(count: Int) {
+    firstMoment = [Float](repeating: 0, count: count)
+    secondMoment = [Float](repeating: 0, count: count)
   }
 }
 

@@ -25,24 +25,26 @@ extension Tensor {
   /// The gradient of ReLU at this input: `upstream` where the input is positive, 0 elsewhere
   /// (the derivative at 0 is taken as 0, as PyTorch does).
   ///
+  /// The result is written into `upstream`'s storage when the caller hands over its last
+  /// reference, so a backward pass allocates nothing here.
+  ///
   /// - Precondition: `upstream` has this tensor's shape.
   /// - Complexity: O(n).
-  public func reluPullback(_ upstream: Tensor) -> Tensor {
+  public func reluPullback(_ upstream: consuming Tensor) -> Tensor {
     precondition(shape == upstream.shape, "reluPullback: \(shape) and \(upstream.shape) differ")
-    let out = scalars.withUnsafeBufferPointer { a in
-      upstream.scalars.withUnsafeBufferPointer { b in
-        [Float](uninitializedCount: count) { po in
-          let (px, pg) = (a.baseAddress!, b.baseAddress!)
-          Parallel.forEachChunk(count: count) { range in
-            for i in range {
-              let (x, g) = (px[i], pg[i])
-              po[i] = x > 0 ? g : 0
-            }
+    var out = consume upstream
+    scalars.withUnsafeBufferPointer { a in
+      out.scalars.withUnsafeMutableBufferPointer { b in
+        guard let px = a.baseAddress, let pg = b.baseAddress else { return }
+        Parallel.forEachChunk(count: b.count) { range in
+          for i in range {
+            let (x, g) = (px[i], pg[i])
+            pg[i] = x > 0 ? g : 0
           }
         }
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return out
   }
 
   /// The exponential linear unit, element by element:
@@ -69,30 +71,34 @@ extension Tensor {
   /// ```
   /// ∂L/∂x = g if x > 0, g·(y + α) otherwise
   /// ```
+  /// The result is written into `upstream`'s storage when the caller hands over its last
+  /// reference.
   ///
   /// - Precondition: `upstream` and `output` have this tensor's shape.
   /// - Complexity: O(n).
-  public func eluPullback(_ upstream: Tensor, output: Tensor, alpha: Float = 1) -> Tensor {
+  public func eluPullback(_ upstream: consuming Tensor, output: Tensor, alpha: Float = 1)
+    -> Tensor
+  {
     precondition(
       shape == upstream.shape && shape == output.shape,
       "eluPullback: shapes \(shape), \(upstream.shape), \(output.shape) differ")
-    let out = scalars.withUnsafeBufferPointer { x in
-      upstream.scalars.withUnsafeBufferPointer { g in
-        output.scalars.withUnsafeBufferPointer { y in
-          [Float](uninitializedCount: count) { po in
-            let (px, pg, py) = (x.baseAddress!, g.baseAddress!, y.baseAddress!)
-            Parallel.forEachChunk(count: count) { range in
-              for i in range {
-                let (xi, gi, yi) = (px[i], pg[i], py[i])
-                let negative = gi * (yi + alpha)
-                po[i] = xi > 0 ? gi : negative
-              }
+    var out = consume upstream
+    scalars.withUnsafeBufferPointer { x in
+      output.scalars.withUnsafeBufferPointer { y in
+        out.scalars.withUnsafeMutableBufferPointer { g in
+          guard let px = x.baseAddress, let py = y.baseAddress, let pg = g.baseAddress
+          else { return }
+          Parallel.forEachChunk(count: g.count) { range in
+            for i in range {
+              let (xi, gi, yi) = (px[i], pg[i], py[i])
+              let negative = gi * (yi + alpha)
+              pg[i] = xi > 0 ? gi : negative
             }
           }
         }
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return out
   }
 }
 

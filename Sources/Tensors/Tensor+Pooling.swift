@@ -41,9 +41,7 @@ extension Tensor {
     output: Tensor, argmax: [Int32]
   ) {
     let g = PoolingGeometry(input: shape, kernelSize: kernelSize, stride: stride, padding: padding)
-    let (h, w, oh, ow, k, s, p) = (
-      g.height, g.width, g.outHeight, g.outWidth, g.kernelSize, g.stride, g.padding
-    )
+    let (h, w, oh, ow) = (g.height, g.width, g.outHeight, g.outWidth)
     var out = [Float](repeating: 0, count: g.planes * oh * ow)
     var argmax = [Int32](repeating: 0, count: out.count)
     scalars.withUnsafeBufferPointer { src in
@@ -53,29 +51,10 @@ extension Tensor {
           else { return }
           Parallel.forEachChunk(count: g.planes, costPerItem: h * w) { range in
             for plane in range {
-              let x = ps + plane * h * w
-              let y = pd + plane * oh * ow
-              let a = pa + plane * oh * ow
-              for i in 0..<oh {
-                let rows = max(i * s - p, 0)..<min(i * s - p + k, h)
-                for j in 0..<ow {
-                  let columns = max(j * s - p, 0)..<min(j * s - p + k, w)
-                  var best = -Float.infinity
-                  var bestIndex = rows.lowerBound * w + columns.lowerBound
-                  for r in rows {
-                    for c in columns {
-                      let v = x[r * w + c]
-                      if v > best || v.isNaN {
-                        best = v
-                        bestIndex = r * w + c
-                        if v.isNaN { break }
-                      }
-                    }
-                    if best.isNaN { break }
-                  }
-                  y[i * ow + j] = best
-                  a[i * ow + j] = Int32(bestIndex)
-                }
+              let (y, a) = (pd + plane * oh * ow, pa + plane * oh * ow)
+              forEachWindowMaximum(of: ps + plane * h * w, g) { cell, index, value in
+                y[cell] = value
+                a[cell] = Int32(index)
               }
             }
           }
@@ -83,6 +62,29 @@ extension Tensor {
       }
     }
     return (Tensor(shape: [shape[0], shape[1], oh, ow], scalars: out), argmax)
+  }
+
+  /// The values of `maxPooled(kernelSize:stride:padding:)` without the indices, for a backward
+  /// pass that finds them again from the input (`maxPoolPullback(input:…)`) instead of keeping
+  /// them.
+  ///
+  /// - Precondition: see `PoolingGeometry.init`.
+  /// - Complexity: O(B · C · outH · outW · k²).
+  public func maxPooledValues(kernelSize: Int, stride: Int, padding: Int) -> Tensor {
+    let g = PoolingGeometry(input: shape, kernelSize: kernelSize, stride: stride, padding: padding)
+    let (h, w, oh, ow) = (g.height, g.width, g.outHeight, g.outWidth)
+    let out = scalars.withUnsafeBufferPointer { src in
+      [Float](uninitializedCount: g.planes * oh * ow) { pd in
+        guard let ps = src.baseAddress else { return }
+        Parallel.forEachChunk(count: g.planes, costPerItem: h * w) { range in
+          for plane in range {
+            let y = pd + plane * oh * ow
+            forEachWindowMaximum(of: ps + plane * h * w, g) { cell, _, value in y[cell] = value }
+          }
+        }
+      }
+    }
+    return Tensor(shape: [shape[0], shape[1], oh, ow], scalars: out)
   }
 
   /// The adjoint of max pooling: each output gradient (this tensor) is added to the input
@@ -119,6 +121,42 @@ extension Tensor {
       }
     }
     return Tensor(shape: inputShape, scalars: out)
+  }
+
+  /// The adjoint of max pooling, finding each window's element again from the pooled `input`
+  /// rather than from stored indices: the same search as the forward pass, so the same element
+  /// (the first maximum in row-major order, or the first NaN) receives the gradient.
+  ///
+  /// - Parameter input: the tensor that was pooled.
+  /// - Precondition: this tensor has the pooled shape of `input`.
+  /// - Complexity: O(B · C · (H·W + outH·outW · k²)).
+  public func maxPoolPullback(input: Tensor, kernelSize: Int, stride: Int, padding: Int)
+    -> Tensor
+  {
+    let g = PoolingGeometry(
+      input: input.shape, kernelSize: kernelSize, stride: stride, padding: padding)
+    let (h, w, oh, ow) = (g.height, g.width, g.outHeight, g.outWidth)
+    precondition(
+      shape == [input.shape[0], input.shape[1], oh, ow],
+      "maxPoolPullback: gradient \(shape) for input \(input.shape)")
+    var out = [Float](repeating: 0, count: input.count)
+    input.scalars.withUnsafeBufferPointer { src in
+      scalars.withUnsafeBufferPointer { upstream in
+        out.withUnsafeMutableBufferPointer { dst in
+          guard let ps = src.baseAddress, let pg = upstream.baseAddress, let pd = dst.baseAddress
+          else { return }
+          Parallel.forEachChunk(count: g.planes, costPerItem: h * w) { range in
+            for plane in range {
+              let (target, gradient) = (pd + plane * h * w, pg + plane * oh * ow)
+              forEachWindowMaximum(of: ps + plane * h * w, g) { cell, index, _ in
+                target[index] += gradient[cell]
+              }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: input.shape, scalars: out)
   }
 
   /// The mean of each plane of an NCHW batch: `[B, C, H, W] → [B, C]`, as PyTorch's
@@ -172,5 +210,37 @@ extension Tensor {
       }
     }
     return Tensor(shape: inputShape, scalars: out)
+  }
+}
+
+/// Calls `body(cell, index, value)` for each output cell `i·outW + j` of max pooling over one
+/// plane `x`, with the index `r·W + c` within the plane of the element its window takes and that
+/// element's value: the first maximum in row-major order, or the first NaN.
+@inline(__always)
+private func forEachWindowMaximum(
+  of x: UnsafePointer<Float>, _ g: PoolingGeometry, _ body: (Int, Int, Float) -> Void
+) {
+  let (h, w, oh, ow, k, s, p) = (
+    g.height, g.width, g.outHeight, g.outWidth, g.kernelSize, g.stride, g.padding
+  )
+  for i in 0..<oh {
+    let rows = max(i * s - p, 0)..<min(i * s - p + k, h)
+    for j in 0..<ow {
+      let columns = max(j * s - p, 0)..<min(j * s - p + k, w)
+      var best = -Float.infinity
+      var bestIndex = rows.lowerBound * w + columns.lowerBound
+      for r in rows {
+        for c in columns {
+          let v = x[r * w + c]
+          if v > best || v.isNaN {
+            best = v
+            bestIndex = r * w + c
+            if v.isNaN { break }
+          }
+        }
+        if best.isNaN { break }
+      }
+      body(i * ow + j, bestIndex, best)
+    }
   }
 }

@@ -98,6 +98,12 @@ struct ConvolutionTests {
       ([40, 3, 12, 12], [5, 3, 5, 5], 2, 0, false),
       ([3, 300, 25, 25], [2, 300, 3, 3], 1, 1, false),
       ([2, 3, 24, 22], [2, 3, 3, 3], 2, 1, false),
+      // Zero padding is left implicit: borders wider than a kernel offset, a stride-2 stem on
+      // planes large enough for one GEMM per image, and a strided 1×1 projection.
+      ([2, 2, 7, 6], [3, 2, 3, 3], 2, 2, false),
+      ([2, 3, 64, 64], [4, 3, 7, 7], 2, 3, false),
+      ([4, 6, 8, 8], [5, 6, 1, 1], 2, 0, false),
+      ([3, 2, 5, 9], [2, 2, 3, 5], 1, 2, false),
     ]
 
   @Test("conv2d by im2col and sgemm equals the direct loops", arguments: 0..<directCases.count)
