@@ -7,7 +7,8 @@ import Tensors
 /// a new node that remembers its parents and a pullback. A backward pass can start from any node
 /// with any seed gradient, and the same graph may be walked backward several times (for example
 /// once per task to build a Jacobian): nothing is freed until the last reference to the output
-/// goes away.
+/// goes away, unless the last pass says so (`backward(seed:retainingGraph: false)`, as PyTorch's
+/// default), which frees each node's saved tensors as soon as its pullback has run.
 public final class Variable {
   /// The value computed in the forward pass; optimisers overwrite the values of leaves.
   public var value: Tensor
@@ -15,11 +16,15 @@ public final class Variable {
   public var gradient: Tensor?
   /// Whether gradients flow to (a leaf) or through (an operation) this node.
   public let requiresGradient: Bool
-  /// The nodes this one was computed from; empty for leaves and for constant results.
-  let parents: [Variable]
+  /// The nodes this one was computed from; empty for leaves, for constant results and after
+  /// the graph was released.
+  private(set) var parents: [Variable]
   /// Maps the gradient of this node to the gradients of `parents` (`nil` for a parent that
   /// needs none). It receives the gradient as its last owner and may reuse its storage.
-  let pullback: ((consuming Tensor) -> [Tensor?])?
+  private(set) var pullback: ((consuming Tensor) -> [Tensor?])?
+  /// Whether this operation's graph was released by a backward pass; it then passes no
+  /// gradient on and is not a leaf.
+  private(set) var isReleased = false
 
   /// Creates a leaf: a parameter (`requiresGradient: true`) or a constant input.
   public init(_ value: Tensor, requiresGradient: Bool = false) {
@@ -81,12 +86,27 @@ extension Variable {
   /// The seed is `∂L/∂self` for whatever scalar `L` the caller has in mind; for a scalar loss
   /// pass nothing and the seed is 1. Several passes over one graph accumulate.
   ///
+  /// With `retainingGraph: false` the pass also releases the graph behind this node as it goes:
+  /// each operation drops its parents and its pullback (with the tensors it saved) once the
+  /// pullback has run, so memory falls while the pass proceeds. Values stay readable; a later
+  /// pass from here, or from any node of the released part, reaches no leaf.
+  ///
   /// - Precondition: `seed` has this node's shape.
   /// - Complexity: O(nodes + edges) pullback calls; besides the graph, the memory of the
   ///   gradients still waiting to be consumed at any one time.
-  public func backward(seed: Tensor? = nil) {
+  public func backward(seed: Tensor? = nil, retainingGraph: Bool = true) {
     let seed = seed ?? Tensor(repeating: 1, shape: shape)
-    propagate(seed: seed, isTarget: { $0.pullback == nil }, deliver: Variable.accumulate)
+    propagate(
+      seed: seed, isTarget: { $0.pullback == nil && !$0.isReleased },
+      deliver: Variable.accumulate, releasing: !retainingGraph)
+  }
+
+  /// Drops this operation's parents and pullback.
+  private func release() {
+    guard pullback != nil else { return }
+    parents = []
+    pullback = nil
+    isReleased = true
   }
 
   /// Adds `gradient` into a leaf's accumulated gradient.
@@ -127,24 +147,35 @@ extension Variable {
   /// - Parameters:
   ///   - isTarget: which nodes' gradients the caller wants.
   ///   - deliver: receives each target and its gradient.
+  ///   - releasing: whether each operation's graph is released once it has been passed.
   /// - Complexity: O(nodes + edges) pullback calls.
   private func propagate(
-    seed: Tensor, isTarget: (Variable) -> Bool, deliver: (Variable, Tensor) -> Void
+    seed: Tensor, isTarget: (Variable) -> Bool, deliver: (Variable, Tensor) -> Void,
+    releasing: Bool = false
   ) {
     precondition(seed.shape == shape, "seed shape \(seed.shape) differs from node shape \(shape)")
     guard requiresGradient else { return }
-    let order = topologicalOrder()
+    var order: [Variable?] = topologicalOrder()
     // A node is relevant when it is a target or a target can be reached through its parents;
     // parents come before children in `order`, so one forward sweep decides.
     var relevant = Set<ObjectIdentifier>()
-    for node in order where node.requiresGradient {
+    for case let node? in order where node.requiresGradient {
       if isTarget(node) || node.parents.contains(where: { relevant.contains(ObjectIdentifier($0)) })
       {
         relevant.insert(ObjectIdentifier(node))
       }
     }
     var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
-    for node in order.reversed() {
+    for index in order.indices.reversed() {
+      let node = order[index]!
+      defer {
+        // The walk's own reference goes, and with the parents' references already dropped by
+        // the nodes after this one, the node and what its pullback saved are freed now.
+        if releasing {
+          node.release()
+          order[index] = nil
+        }
+      }
       guard relevant.contains(ObjectIdentifier(node)),
         let gradient = pending.removeValue(forKey: ObjectIdentifier(node))
       else { continue }

@@ -268,7 +268,7 @@ public final class Trainer {
     switch mode {
     case .linear:
       let losses = taskLosses(h, labels: batch.labels)
-      Variable.sum(losses).backward()
+      Variable.sum(losses).backward(retainingGraph: false)
       optimizer.step()
       return losses.map { Double($0.value.scalar) }
     case .weighted:
@@ -276,7 +276,7 @@ public final class Trainer {
       let values = losses.map { Double($0.value.scalar) }
       let weights = weighting!.weights(for: values, using: &generator)
       let weighted = zip(losses, weights).map { $0 * Float($1) }
-      Variable.sum(weighted).backward()
+      Variable.sum(weighted).backward(retainingGraph: false)
       optimizer.step()
       var after: [Double]? = nil
       if weighting!.needsLossesAfterStep {
@@ -298,7 +298,9 @@ public final class Trainer {
       let gradient = try bayesAgg!.representationGradient(
         Matrix(h.value), labels: labelMatrices(batch.labels), heads: currentHeads(),
         using: &generator)
-      h.backward(seed: Tensor(shape: h.shape, scalars: gradient.scalars.map(Float.init)))
+      h.backward(
+        seed: Tensor(shape: h.shape, scalars: gradient.scalars.map(Float.init)),
+        retainingGraph: false)
       optimizer.step()
       return losses.map { Double($0.value.scalar) }
     }
@@ -315,7 +317,8 @@ public final class Trainer {
       "\(aggregator!.name) returned \(combined.count) values for \(jacobian.columns) columns")
     switch space {
     case .representation:
-      h.backward(seed: Tensor(shape: h.shape, scalars: combined.map(Float.init)))
+      h.backward(
+        seed: Tensor(shape: h.shape, scalars: combined.map(Float.init)), retainingGraph: false)
     case .shared:
       var offset = 0
       for parameter in model.sharedParameters {

@@ -34,6 +34,31 @@ struct BackwardMemoryTests {
     expectClose(again[0].scalars, w.gradient!.scalars, "a second pass over the same graph")
   }
 
+  @Test("a pass that releases the graph gives the same gradients and frees inner nodes")
+  func releasingPass() {
+    var generator = RandomGenerator(seed: 22)
+    let w = Variable(Tensor.randomNormal(shape: [3, 4], using: &generator), requiresGradient: true)
+    let x = Variable(Tensor.randomNormal(shape: [2, 3], using: &generator))
+    func loss() -> (Variable, () -> Variable?) {
+      let hidden = x.matmul(w)
+      weak var weakHidden = hidden
+      return ((hidden.elu() * hidden).sum(), { weakHidden })
+    }
+    let (retained, _) = loss()
+    retained.backward()
+    let reference = w.gradient!.scalars
+    w.zeroGradient()
+    let (released, inner) = loss()
+    #expect(inner() != nil, "the graph keeps the inner node before the pass")
+    released.backward(retainingGraph: false)
+    expectClose(w.gradient!.scalars, reference, "leaf gradient of the releasing pass")
+    #expect(inner() == nil, "the inner node is freed by the releasing pass")
+    #expect(released.graphBytes() == released.value.count * MemoryLayout<Float>.stride)
+    #expect(released.value.scalar.isFinite, "the output's value stays readable")
+    released.backward()
+    expectClose(w.gradient!.scalars, reference, "a pass over a released graph reaches no leaf")
+  }
+
   @Test("a node the output does not depend on gets zeros, and no leaf is touched")
   func unrelatedNode() {
     let a = Variable(Tensor(shape: [2], scalars: [1, 2]), requiresGradient: true)
