@@ -21,12 +21,15 @@ enum Bench {
         "also time a step of each of these methods beside LS (e.g. mgda,upgrad,famo)"),
     ]
     + TrainingOptions.specs.filter {
-      ["samples", "moments", "backbone", "hidden", "fashion-dir", "jacobian-space"]
-        .contains($0.name)
+      [
+        "samples", "moments", "backbone", "hidden", "fashion-dir", "jacobian-space",
+        "dwa-temperature", "cagrad-c", "nash-max-norm", "famo-lr", "famo-decay", "gradvac-beta",
+        "aligned-mtl-scale",
+      ].contains($0.name)
     }
 
   static let helpText = Tool.help(
-    "bayesagg bench [--case LIST] [--steps N] [--warmup N]",
+    "bayesagg bench [--case LIST] [--steps N] [--warmup N] [--methods LIST]",
     "Time training steps: for each case the median milliseconds per LS step and per "
       + "BayesAgg-MTL step\nafter a warm-up, their ratio, the aggregation call alone, the "
       + "convolutions' GFLOP/s beside\nsgemm's on this machine, and peak memory.", specs)
@@ -36,12 +39,20 @@ enum Bench {
       let options = try Tool.parse(
         arguments, specs: specs, command: "bench", help: helpText, console: console)
     else { return 0 }
-    let extra = try (options.string("methods")?.split(separator: ",").map(String.init) ?? [])
-      .map(TrainingOptions.method)
-    if let single = extra.first(where: { $0 == .stl }) {
-      throw UsageError(
-        "--methods: \(single.rawValue) trains one network per task; bench times "
-          + "multi-task steps")
+    var extra: [Method] = []
+    if let list = options.string("methods") {
+      let names = try TrainingOptions.methodNames(list)
+      guard !names.contains("") else {
+        throw UsageError("--methods has an empty entry; list methods separated by single commas")
+      }
+      if names == [Method.stl.rawValue] {
+        throw UsageError(
+          "--methods: stl trains one network per task; bench times multi-task steps")
+      }
+      var seen = Set<Method>()
+      extra = try names.map(TrainingOptions.method).filter {
+        $0 != .stl && seen.insert($0).inserted
+      }
     }
     let steps = try options.integer("steps") ?? 10
     let warmup = try options.integer("warmup") ?? 3
@@ -50,6 +61,9 @@ enum Bench {
     }
     let cases = (options.string("case") ?? caseNames.joined(separator: ","))
       .split(separator: ",").map(String.init)
+    guard !cases.isEmpty else {
+      throw UsageError("--case needs at least one of " + caseNames.joined(separator: ", "))
+    }
     for name in cases where !caseNames.contains(name) {
       throw UsageError(
         "unknown bench case '\(name)'; choose from " + caseNames.joined(separator: ", "))
@@ -150,8 +164,11 @@ enum Bench {
       let times = try time(batches, warmup: warmup) {
         _ = try trainer.benchmarkStep(on: $0, aggregating: true)
       }
+      let space =
+        method.family == .gradientAggregation
+        ? " (\(configuration.methodSettings.jacobianSpace.rawValue))" : ""
       console.print(
-        row("\(method.displayName) step", times)
+        row("\(method.displayName)\(space) step", times)
           + String(format: "  %.2f× LS", median(times) / median(lsTimes)))
     }
     if let convolution = ls.convolutionProfile(for: batches[0], repeats: max(3, steps / 2)) {
@@ -222,7 +239,7 @@ enum Bench {
   }
 
   static func row(_ name: String, _ times: [Double]) -> String {
-    name.padding(toLength: 22, withPad: " ", startingAt: 0)
+    name.padding(toLength: max(34, name.count + 1), withPad: " ", startingAt: 0)
       + String(
         format: "%9.2f ms  (min %.2f, max %.2f)", median(times), times.min() ?? .nan,
         times.max() ?? .nan)

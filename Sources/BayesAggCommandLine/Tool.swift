@@ -122,6 +122,8 @@ public enum Tool {
       "  penguins     60 epochs, 10 LS epochs, batch 32, γ 5e-3, α 0.3 (regression)"
         + " / 0.1 (classification); full: --epochs 100")
     console.print("  digits-mtl   10 epochs, 2 LS epochs, batch 64")
+    console.print(
+      "LS epochs warm BayesAgg-MTL up; the other methods start at once unless --ls-epochs says so.")
     return 0
   }
 

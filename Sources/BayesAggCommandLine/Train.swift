@@ -30,7 +30,7 @@ enum Train {
     let recipe = try TrainingOptions.loadRecipe(options)
     let configuration = try TrainingOptions.configuration(options, recipe: recipe, method: method)
     let output = URL(
-      fileURLWithPath: try outputPath(options, default: "runs/\(recipe.name)-\(method)"))
+      fileURLWithPath: try outputPath(options, default: "runs/\(recipe.name)-\(method.rawValue)"))
     let summary = try runOne(
       recipe: recipe, configuration: configuration, output: output, quiet: options.has("quiet"),
       console: console)
@@ -133,17 +133,13 @@ enum Compare {
       let options = try Tool.parse(
         arguments, specs: specs, command: "compare", help: helpText, console: console)
     else { return 0 }
-    let list = options.string("methods") ?? "ls,bayesagg"
-    let names =
-      list == "all"
-      ? Method.allCases.map(\.rawValue)
-      : list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let names = try TrainingOptions.methodNames(options.string("methods") ?? "ls,bayesagg")
     guard !names.contains("") else {
       throw UsageError("--methods has an empty entry; list methods separated by single commas")
     }
     let methods = try names.map(TrainingOptions.method)
-    guard Set(methods).count == methods.count else {
-      throw UsageError("--methods lists a method twice")
+    if let twice = methods.first(where: { m in methods.filter { $0 == m }.count > 1 }) {
+      throw UsageError("--methods lists \(twice.rawValue) twice")
     }
     let recipe = try TrainingOptions.loadRecipe(options)
     let configurations = try methods.map {
@@ -152,11 +148,22 @@ enum Compare {
     let output = URL(fileURLWithPath: try Train.outputPath(options, default: "runs/\(recipe.name)"))
     var runs: [(name: String, summary: RunSummary)] = []
     for configuration in configurations {
-      let summary = try Train.runOne(
-        recipe: recipe, configuration: configuration,
-        output: output.appendingPathComponent(configuration.method.rawValue),
-        quiet: options.has("quiet"), console: console)
-      runs.append((configuration.method.displayName, summary))
+      let folder = output.appendingPathComponent(configuration.method.rawValue)
+      do {
+        let summary = try Train.runOne(
+          recipe: recipe, configuration: configuration, output: folder,
+          quiet: options.has("quiet"), console: console)
+        runs.append((configuration.method.displayName, summary))
+      } catch let error as ExperimentError {
+        if !runs.isEmpty {
+          try? RunDirectory(output).writeText(
+            "# \(recipe.name): test scores at the best validation epoch (incomplete)\n\n"
+              + ComparisonTable.markdown(runs), to: "comparison.md")
+        }
+        throw ExperimentError(
+          "\(configuration.method.rawValue) (\(folder.path)): \(error.message)"
+            + (runs.isEmpty ? "" : "; the methods before it are in comparison.md"))
+      }
     }
     let table = ComparisonTable.markdown(runs)
     try RunDirectory(output).writeText(

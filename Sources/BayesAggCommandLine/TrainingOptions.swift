@@ -102,7 +102,7 @@ enum TrainingOptions {
     c.dataDirectory = options.string("data-dir")
     var settings = c.methodSettings
     if let name = options.string("jacobian-space") {
-      guard let space = JacobianSpace(rawValue: name) else {
+      guard let space = JacobianSpace(rawValue: name.lowercased()) else {
         throw UsageError(
           "unknown --jacobian-space '\(name)'; choose "
             + JacobianSpace.allCases.map(\.rawValue).joined(separator: " or "))
@@ -115,7 +115,8 @@ enum TrainingOptions {
     settings.famoLearningRate = try options.real("famo-lr") ?? settings.famoLearningRate
     settings.famoDecay = try options.real("famo-decay") ?? settings.famoDecay
     settings.gradVacBeta = try options.real("gradvac-beta") ?? settings.gradVacBeta
-    settings.alignedScale = options.string("aligned-mtl-scale") ?? settings.alignedScale
+    settings.alignedScale =
+      options.string("aligned-mtl-scale")?.lowercased() ?? settings.alignedScale
     c.methodSettings = settings
     if let name = options.string("backbone") {
       guard let kind = BackboneKind(rawValue: name) else {
@@ -131,9 +132,25 @@ enum TrainingOptions {
     return c
   }
 
-  /// The method named `name`.
+  /// The names in a `--methods` list: comma-separated, spaces ignored, `all` for every method.
+  static func methodNames(_ list: String) throws -> [String] {
+    let names = list.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+    if names.contains("all") {
+      guard names == ["all"] else {
+        throw UsageError("--methods all stands alone; list methods or say all, not both")
+      }
+      return Method.allCases.map(\.rawValue)
+    }
+    return names
+  }
+
+  /// The method named `name` (any case; the table's names too, e.g. `BayesAgg-MTL`).
   static func method(_ name: String) throws -> Method {
-    guard let method = Method(rawValue: name.lowercased()) else {
+    let key = name.trimmingCharacters(in: .whitespaces).lowercased()
+    let byTableName = Method.allCases.first { $0.displayName.lowercased() == key }
+    guard let method = Method(rawValue: key) ?? byTableName else {
       throw UsageError(
         "unknown method '\(name)'; choose one of: "
           + Method.allCases.map(\.rawValue).joined(separator: ", "))

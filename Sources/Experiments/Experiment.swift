@@ -14,6 +14,8 @@ public enum Experiment {
   ) throws -> RunSummary {
     try configuration.validate(for: recipe)
     try recipe.validate()
+    // Results of an earlier run in the same folder would be mistaken for this one's.
+    directory.removeStaleResults()
     try directory.writeJSON(configuration, to: "config.json")
     do {
       return try train(

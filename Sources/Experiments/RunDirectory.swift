@@ -30,8 +30,20 @@ public struct RunDirectory: Sendable {
       try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     } catch {
       throw ExperimentError(
-        "cannot create the output folder \(url.path): \(error.localizedDescription); "
+        "cannot create the output folder \(url.path): \(error.localizedDescription) "
           + "choose another with --output")
+    }
+  }
+
+  /// The files a run writes, in the order it writes them.
+  public static let resultFiles = [
+    "config.json", "metrics.jsonl", "summary.json", "model.safetensors", "error.txt",
+  ]
+
+  /// Removes the files an earlier run left here, so that none of them is taken for this run's.
+  public func removeStaleResults() {
+    for name in Self.resultFiles {
+      try? FileManager.default.removeItem(at: url.appendingPathComponent(name))
     }
   }
 

@@ -67,8 +67,11 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     func require(_ condition: Bool, _ message: String) throws {
       if !condition { throw ExperimentError(message) }
     }
-    try require(epochs >= 1, "--epochs must be at least 1 (got \(epochs))")
-    try require(batchSize >= 1, "--batch-size must be at least 1 (got \(batchSize))")
+    try require(
+      epochs >= 1 && epochs <= 1_000_000, "--epochs must be between 1 and 1000000 (got \(epochs))")
+    try require(
+      batchSize >= 1 && batchSize <= 1 << 24,
+      "--batch-size must be between 1 and \(1 << 24) (got \(batchSize))")
     try require(
       learningRate > 0 && learningRate.isFinite,
       "--lr must be a positive number (got \(learningRate))")
@@ -92,9 +95,12 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
       "--hidden must list layer sizes between 1 and 65536 (got \(hiddenSizes))")
     try methodSettings.validate()
     try require(
-      method != .bayesagg || lsEpochs < epochs,
-      "--ls-epochs (\(lsEpochs)) must be less than --epochs (\(epochs)), or BayesAgg-MTL never "
-        + "runs: every epoch would be linear scalarization")
+      method == .ls || method == .stl || lsEpochs < epochs,
+      "--ls-epochs (\(lsEpochs)) must be less than --epochs (\(epochs)), or \(method.displayName) "
+        + "never runs: every epoch would be linear scalarization"
+        + (method == .bayesagg
+          ? " (the recipe proposes LS epochs for bayesagg; --ls-epochs 0 "
+            + "turns them off)" : ""))
   }
 
   /// Checks the settings, and that the backbone fits the recipe's inputs.

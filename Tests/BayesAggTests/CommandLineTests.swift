@@ -65,7 +65,7 @@ struct CommandLineTests {
         expected: "--epochs expects a whole number, got 'two'", code: 64),
       UsageCase(
         arguments: ["train", "--recipe", "penguins", "--epochs", "0"],
-        expected: "--epochs must be at least 1", code: 64),
+        expected: "--epochs must be between 1 and 1000000 (got 0)", code: 64),
       UsageCase(
         arguments: ["train", "--recipe", "penguins", "--lr"],
         expected: "--lr needs a value", code: 64),
@@ -107,8 +107,26 @@ struct CommandLineTests {
         arguments: ["train", "--recipe", "penguins", "--aligned-mtl-scale", "rms"],
         expected: "--aligned-mtl-scale must be min, median or mean", code: 64),
       UsageCase(
-        arguments: ["compare", "--recipe", "penguins", "--methods", "ls,ls"],
-        expected: "--methods lists a method twice", code: 64),
+        arguments: ["compare", "--recipe", "penguins", "--methods", "ls, LS"],
+        expected: "--methods lists ls twice", code: 64),
+      UsageCase(
+        arguments: ["compare", "--recipe", "penguins", "--methods", "all,stl"],
+        expected: "--methods all stands alone", code: 64),
+      UsageCase(
+        arguments: [
+          "train", "--recipe", "penguins", "--method", "mgda", "--epochs", "1",
+          "--ls-epochs", "1",
+        ],
+        expected: "or MGDA never runs", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--batch-size", "9223372036854775807"],
+        expected: "--batch-size must be between 1 and", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--epochs", "9223372036854775807"],
+        expected: "--epochs must be between 1 and", code: 64),
+      UsageCase(
+        arguments: ["bench", "--methods", ",,"],
+        expected: "--methods has an empty entry", code: 64),
       UsageCase(
         arguments: ["compare", "--recipe", "penguins", "--methods", "ls,,stl"],
         expected: "--methods has an empty entry", code: 64),

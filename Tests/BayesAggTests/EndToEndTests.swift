@@ -78,6 +78,40 @@ struct EndToEndTests {
     }
   }
 
+  @Test("a run clears what an earlier run left in its folder")
+  func staleResults() throws {
+    let folder = temporaryFolder("stale")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    for name in ["error.txt", "model.safetensors", "summary.json"] {
+      try Data("old\n".utf8).write(to: folder.appendingPathComponent(name))
+    }
+    let result = runTool([
+      "train", "--recipe", "penguins", "--method", "stl", "--epochs", "1", "--quiet",
+      "--output", folder.path,
+    ])
+    #expect(result.code == 0, "\(result.error)")
+    let left = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+    #expect(!left.contains("error.txt") && !left.contains("model.safetensors"), "\(left)")
+    #expect(try RunFiles(folder: folder).json("summary.json")["method"] as? String == "stl")
+  }
+
+  @Test("compare names the method that failed and keeps the table of those before it")
+  func compareNamesFailure() throws {
+    let folder = temporaryFolder("failing")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let diverging = runTool([
+      "compare", "--recipe", "digits-mtl", "--methods", "stl,famo", "--epochs", "1",
+      "--famo-lr", "1e300", "--quiet", "--output", folder.path,
+    ])
+    #expect(diverging.code == 1)
+    #expect(diverging.error.contains("famo ("), "\(diverging.error)")
+    #expect(diverging.error.contains("the methods before it are in comparison.md"))
+    let table = try String(
+      contentsOf: folder.appendingPathComponent("comparison.md"), encoding: .utf8)
+    #expect(table.contains("(incomplete)") && table.contains("STL"), "\(table)")
+  }
+
   @Test("fashion-mtl: one epoch of BayesAgg-MTL on a subset learns better than chance")
   func fashionOneEpoch() throws {
     var recipe = try RecipeCatalog.load("fashion-mtl", seed: 0)
