@@ -220,6 +220,7 @@ public final class Trainer {
 
   /// The time of one forward and backward pass of every convolution layer alone, at the
   /// shapes `batch` gives them, and the rate of their arithmetic; `nil` without convolutions.
+  /// Each layer's best of `repeats` passes counts, with the work a training step gives it.
   public func convolutionProfile(for batch: MultiTaskData, repeats: Int) -> (
     milliseconds: Double, gigaflopsPerSecond: Double
   )? {
@@ -229,19 +230,24 @@ public final class Trainer {
     var profileGenerator = RandomGenerator(seed: 5)
     var totalSeconds = 0.0
     var totalFlops = 0.0
-    for layer in layers {
+    for (index, layer) in layers.enumerated() {
       guard let shape = layer.lastInputShape else { continue }
+      // As in training: the network's input needs no gradient, so neither does the first
+      // layer's (two GEMMs per pass, not three); every other layer passes one back.
+      let passesGradientBack = index > 0
       let input = Variable(
-        Tensor.randomNormal(shape: shape, using: &profileGenerator), requiresGradient: true)
+        Tensor.randomNormal(shape: shape, using: &profileGenerator),
+        requiresGradient: passesGradientBack)
+      let seed = Tensor(repeating: 1, shape: layer(input).shape)
       var best = Double.infinity
       for _ in 0..<repeats {
+        layer.zeroGradients()
         let start = DispatchTime.now().uptimeNanoseconds
-        let output = layer(input)
-        output.backward(seed: Tensor(repeating: 1, shape: output.shape))
+        layer(input).backward(seed: seed, retainingGraph: false)
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
       }
       totalSeconds += best
-      totalFlops += 3 * layer.forwardFlops(inputShape: shape)
+      totalFlops += (passesGradientBack ? 3 : 2) * layer.forwardFlops(inputShape: shape)
     }
     model.zeroGradients()
     return (1e3 * totalSeconds, totalFlops / totalSeconds / 1e9)
