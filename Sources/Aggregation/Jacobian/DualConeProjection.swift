@@ -58,3 +58,22 @@ public struct DualConeProjection: Sendable {
     return zip(u, x).map { $0 + $1 }
   }
 }
+
+extension DualConeProjection {
+  /// TorchJD's setting for UPGrad and DualProj: the projection for `Γ / tr(Γ) + εI` (the
+  /// normalised Gramian taken as zero when `tr(Γ) < normEpsilon`), and the preference `p`
+  /// (`1/K` each when `nil`).
+  ///
+  /// - Precondition: a given preference has one entry per row of `gramian`.
+  static func regularized(
+    gramian: Matrix, preference: [Double]?, normEpsilon: Double, regularization: Double,
+    method: String
+  ) -> (projection: DualConeProjection, preference: [Double]) {
+    let k = gramian.rows
+    let p = preference ?? [Double](repeating: 1 / Double(k), count: k)
+    precondition(p.count == k, "\(method): \(p.count) preference weights for \(k) tasks")
+    var normalized = gramian.traceNormalizedGramian(threshold: normEpsilon)
+    normalized.addToDiagonal(regularization)
+    return (DualConeProjection(gramian: normalized), p)
+  }
+}

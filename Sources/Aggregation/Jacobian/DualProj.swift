@@ -46,11 +46,9 @@ public struct DualProj: GramianWeighting {
   /// - Precondition: a given preference has one entry per row of `gramian`.
   /// - Complexity: O(K³) per active-set step.
   public func weights(gramian: Matrix) -> [Double] {
-    let k = gramian.rows
-    let p = preference ?? [Double](repeating: 1 / Double(k), count: k)
-    precondition(p.count == k, "DualProj: \(p.count) preference weights for \(k) tasks")
-    var regularized = gramian.traceNormalizedGramian(threshold: normEpsilon)
-    regularized.addToDiagonal(regularization)
-    return DualConeProjection(gramian: regularized).weights(projecting: p)
+    let (projection, p) = DualConeProjection.regularized(
+      gramian: gramian, preference: preference, normEpsilon: normEpsilon,
+      regularization: regularization, method: name)
+    return projection.weights(projecting: p)
   }
 }

@@ -47,11 +47,9 @@ public struct UPGrad: GramianWeighting {
   /// - Complexity: K projections, each O(K³) per active-set step.
   public func weights(gramian: Matrix) -> [Double] {
     let k = gramian.rows
-    let p = preference ?? [Double](repeating: 1 / Double(k), count: k)
-    precondition(p.count == k, "UPGrad: \(p.count) preference weights for \(k) tasks")
-    var regularized = gramian.traceNormalizedGramian(threshold: normEpsilon)
-    regularized.addToDiagonal(regularization)
-    let projection = DualConeProjection(gramian: regularized)
+    let (projection, p) = DualConeProjection.regularized(
+      gramian: gramian, preference: preference, normEpsilon: normEpsilon,
+      regularization: regularization, method: name)
 
     var total = [Double](repeating: 0, count: k)
     for task in 0..<k {
