@@ -29,6 +29,9 @@ enum Train {
     let method = try TrainingOptions.method(options.string("method") ?? "bayesagg")
     let recipe = try TrainingOptions.loadRecipe(options)
     let configuration = try TrainingOptions.configuration(options, recipe: recipe, method: method)
+    for note in TrainingOptions.unusedOptionNotes(options, methods: [method]) {
+      console.note(note)
+    }
     let output = URL(
       fileURLWithPath: try outputPath(options, default: "runs/\(recipe.name)-\(method.rawValue)"))
     let summary = try runOne(
@@ -142,6 +145,9 @@ enum Compare {
       throw UsageError("--methods lists \(twice.rawValue) twice")
     }
     let recipe = try TrainingOptions.loadRecipe(options)
+    for note in TrainingOptions.unusedOptionNotes(options, methods: methods) {
+      console.note(note)
+    }
     let configurations = try methods.map {
       try TrainingOptions.configuration(options, recipe: recipe, method: $0)
     }

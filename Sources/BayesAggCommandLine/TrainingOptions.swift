@@ -132,6 +132,34 @@ enum TrainingOptions {
     return c
   }
 
+  /// The options that only some methods read, and whether a method reads each.
+  static let methodOptions: [(option: String, readBy: @Sendable (Method) -> Bool)] = [
+    ("jacobian-space", { $0.family == .gradientAggregation }),
+    ("dwa-temperature", { $0 == .dwa }),
+    ("cagrad-c", { $0 == .cagrad }),
+    ("nash-max-norm", { $0 == .nashmtl }),
+    ("famo-lr", { $0 == .famo }),
+    ("famo-decay", { $0 == .famo }),
+    ("gradvac-beta", { $0 == .gradvac }),
+    ("aligned-mtl-scale", { $0 == .alignedmtl }),
+    ("gamma", { $0 == .bayesagg }),
+    ("alpha", { $0 == .bayesagg }),
+    ("alpha-regression", { $0 == .bayesagg }),
+    ("alpha-classification", { $0 == .bayesagg }),
+    ("samples", { $0 == .bayesagg }),
+    ("moments", { $0 == .bayesagg }),
+  ]
+
+  /// A note for each given option that none of `methods` reads, so that a typo in the method
+  /// list does not pass unnoticed.
+  static func unusedOptionNotes(_ options: ParsedOptions, methods: [Method]) -> [String] {
+    methodOptions.compactMap { option, readBy in
+      guard options.string(option) != nil, !methods.contains(where: readBy) else { return nil }
+      let names = methods.map(\.rawValue).joined(separator: ", ")
+      return "note: --\(option) has no effect on \(names)"
+    }
+  }
+
   /// The names in a `--methods` list: comma-separated, spaces ignored, `all` for every method.
   static func methodNames(_ list: String) throws -> [String] {
     let names = list.split(separator: ",", omittingEmptySubsequences: false).map {

@@ -204,6 +204,19 @@ struct CommandLineTests {
     #expect(result.out.contains("bayesagg train --recipe"))
   }
 
+  @Test("an option that none of the chosen methods reads gets a note, not silence")
+  func unusedOptionNote() {
+    let folder = temporaryFolder("unused")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = runTool([
+      "compare", "--recipe", "penguins", "--methods", "ls,cagrad", "--epochs", "1",
+      "--cagrad-c", "0.5", "--famo-lr", "0.1", "--quiet", "--output", folder.path,
+    ])
+    #expect(result.code == 0, "\(result.error)")
+    #expect(result.error.contains("note: --famo-lr has no effect on ls, cagrad"))
+    #expect(!result.error.contains("--cagrad-c has no effect"))
+  }
+
   @Test("recipes and methods list every entry")
   func listings() {
     let recipes = runTool(["recipes"])
