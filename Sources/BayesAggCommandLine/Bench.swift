@@ -23,7 +23,8 @@ enum Bench {
     + TrainingOptions.specs.filter {
       [
         "samples", "moments", "backbone", "hidden", "fashion-dir", "jacobian-space",
-        "dwa-temperature", "cagrad-c", "nash-max-norm", "famo-lr", "famo-decay", "gradvac-beta",
+        "dwa-temperature", "cagrad-c", "nash-max-norm", "nash-update-every", "famo-lr",
+        "famo-decay", "gradvac-beta",
         "aligned-mtl-scale",
       ].contains($0.name)
     }

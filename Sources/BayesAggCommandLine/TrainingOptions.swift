@@ -31,6 +31,8 @@ enum TrainingOptions {
     OptionSpec("cagrad-c", "c", "CAGrad: radius around the mean gradient (0.4)"),
     OptionSpec(
       "nash-max-norm", "N", "Nash-MTL: bound on the combined gradient's norm (1; 0: none)"),
+    OptionSpec(
+      "nash-update-every", "N", "Nash-MTL: steps between solving for new weights (1)"),
     OptionSpec("famo-lr", "RATE", "FAMO: learning rate of the task logits (0.025)"),
     OptionSpec("famo-decay", "γ", "FAMO: L2 decay of the task logits (0.001)"),
     OptionSpec("gradvac-beta", "β", "GradVac: EMA rate of the similarity targets (0.5)"),
@@ -112,6 +114,7 @@ enum TrainingOptions {
     settings.dwaTemperature = try options.real("dwa-temperature") ?? settings.dwaTemperature
     settings.cagradC = try options.real("cagrad-c") ?? settings.cagradC
     settings.nashMaxNorm = try options.real("nash-max-norm") ?? settings.nashMaxNorm
+    settings.nashUpdateEvery = try options.integer("nash-update-every") ?? settings.nashUpdateEvery
     settings.famoLearningRate = try options.real("famo-lr") ?? settings.famoLearningRate
     settings.famoDecay = try options.real("famo-decay") ?? settings.famoDecay
     settings.gradVacBeta = try options.real("gradvac-beta") ?? settings.gradVacBeta
@@ -138,6 +141,7 @@ enum TrainingOptions {
     ("dwa-temperature", { $0 == .dwa }),
     ("cagrad-c", { $0 == .cagrad }),
     ("nash-max-norm", { $0 == .nashmtl }),
+    ("nash-update-every", { $0 == .nashmtl }),
     ("famo-lr", { $0 == .famo }),
     ("famo-decay", { $0 == .famo }),
     ("gradvac-beta", { $0 == .gradvac }),

@@ -10,7 +10,9 @@ func makeAggregator(_ method: Method, settings: MethodSettings) -> any JacobianA
   case .pcgrad: return PCGrad()
   case .cagrad: return CAGrad(c: settings.cagradC)
   case .imtlg: return IMTLG()
-  case .nashmtl: return NashMTL(maximumNorm: settings.nashMaxNorm)
+  case .nashmtl:
+    return NashMTL(
+      maximumNorm: settings.nashMaxNorm, updateWeightsEvery: settings.nashUpdateEvery)
   case .alignedmtl:
     return AlignedMTL(scaleMode: AlignedMTL.ScaleMode(rawValue: settings.alignedScale) ?? .min)
   case .graddrop: return GradDrop()

@@ -19,6 +19,8 @@ public struct MethodSettings: Sendable, Codable, Equatable {
   public var cagradC: Double = 0.4
   /// Nash-MTL's bound on the norm of the combined gradient.
   public var nashMaxNorm: Double = 1
+  /// How many steps Nash-MTL keeps its weights before solving for new ones.
+  public var nashUpdateEvery: Int = 1
   /// FAMO's learning rate for its task logits.
   public var famoLearningRate: Double = 0.025
   /// FAMO's L2 decay γ of its task logits.
@@ -44,6 +46,8 @@ public struct MethodSettings: Sendable, Codable, Equatable {
     try require(
       nashMaxNorm >= 0 && nashMaxNorm.isFinite,
       "--nash-max-norm must be ≥ 0 (0 turns the bound off; got \(nashMaxNorm))")
+    try require(
+      nashUpdateEvery >= 1, "--nash-update-every must be at least 1 (got \(nashUpdateEvery))")
     try require(
       famoLearningRate > 0 && famoLearningRate.isFinite,
       "--famo-lr must be positive (got \(famoLearningRate))")
