@@ -14,7 +14,8 @@ enum TrainingOptions {
     OptionSpec("seed", "N", "seed of initialisation, splits, shuffling and Monte Carlo (0)"),
     OptionSpec(
       "ls-epochs", "N",
-      "linear-scalarization warm-up epochs before the method (recipe default for bayesagg, else 0)"),
+      "linear-scalarization warm-up epochs before the method "
+        + "(recipe default for bayesagg, else 0)"),
     OptionSpec("gamma", "γ", "BayesAgg-MTL: prior variance of the head parameters"),
     OptionSpec("alpha", "α", "BayesAgg-MTL: variance power for every task"),
     OptionSpec("alpha-regression", "α", "BayesAgg-MTL: variance power for regression tasks"),
