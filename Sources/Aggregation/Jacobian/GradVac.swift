@@ -95,7 +95,8 @@ public struct GradVac: JacobianAggregator {
     throws -> [Double]
   {
     try validateJacobian(jacobian, method: name)
-    let coefficients = adjustmentCoefficients(gramian: jacobian.rowGramian(), using: &generator)
+    let coefficients = adjustmentCoefficients(
+      gramian: try jacobian.checkedRowGramian(method: name), using: &generator)
     let count = jacobian.rows
     let weights = (0..<count).map { j in (0..<count).reduce(0) { $0 + coefficients[$1, j] } }
     return jacobian.combiningRows(weights)
@@ -113,7 +114,8 @@ public struct GradVac: JacobianAggregator {
     _ jacobian: Matrix, using generator: inout RandomGenerator
   ) throws -> Matrix {
     try validateJacobian(jacobian, method: name)
-    let coefficients = adjustmentCoefficients(gramian: jacobian.rowGramian(), using: &generator)
+    let coefficients = adjustmentCoefficients(
+      gramian: try jacobian.checkedRowGramian(method: name), using: &generator)
     return matmul(coefficients, jacobian)
   }
 

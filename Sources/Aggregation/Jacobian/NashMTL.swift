@@ -94,7 +94,7 @@ public struct NashMTL: JacobianAggregator {
     try validateJacobian(jacobian, method: name)
     let count = jacobian.rows
     if let previous = previousWeights, previous.count != count { reset() }
-    let gramian = jacobian.rowGramian()
+    let gramian = try jacobian.checkedRowGramian(method: name)
     let normalization = gramian.scalars.reduce(0) { $0 + $1 * $1 }.squareRoot()
     guard normalization.isFinite else {
       throw AggregationError(

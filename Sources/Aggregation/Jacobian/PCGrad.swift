@@ -53,7 +53,8 @@ public struct PCGrad: JacobianAggregator {
     -> [Double]
   {
     try validateJacobian(jacobian, method: name)
-    let weights = self.weights(gramian: jacobian.rowGramian(), using: &generator)
+    let gramian = try jacobian.checkedRowGramian(method: name)
+    let weights = self.weights(gramian: gramian, using: &generator)
     return jacobian.combiningRows(weights)
   }
 
