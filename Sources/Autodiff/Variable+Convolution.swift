@@ -39,6 +39,36 @@ extension Variable {
     }
   }
 
+  /// Max pooling of the convolution `conv2d(weight:bias:stride:padding:paddingMode:)` as one
+  /// operation, `maxPool_{k,s,p}(conv2d(x, w, b))`, computed a chunk of images at a time: the
+  /// graph keeps the input and one byte per pooled cell instead of the convolution output, and
+  /// the backward pass rebuilds one chunk of the convolution's gradient at a time. Values and
+  /// gradients equal those of `conv2d` followed by `maxPool2d`.
+  ///
+  /// - Precondition: those of `conv2d` and `maxPool2d`, and `poolSize ≤ 16`.
+  /// - Complexity: that of the convolution; memory of one chunk besides input and output.
+  public func conv2dMaxPooled(
+    weight: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0,
+    paddingMode: PaddingMode = .zeros, poolSize: Int, poolStride: Int? = nil,
+    poolPadding: Int = 0
+  ) -> Variable {
+    let x = self
+    let poolStride = poolStride ?? poolSize
+    let (value, choices) = x.value.convolvedAndMaxPooled(
+      with: weight.value, bias: bias?.value, stride: stride, padding: padding,
+      paddingMode: paddingMode, poolSize: poolSize, poolStride: poolStride,
+      poolPadding: poolPadding)
+    let parents = bias.map { [x, weight, $0] } ?? [x, weight]
+    return Variable(value: value, parents: parents, auxiliaryBytes: choices.byteCount) { g in
+      let gradients = g.convolutionMaxPoolPullback(
+        input: x.value, weight: weight.value, stride: stride, padding: padding,
+        paddingMode: paddingMode, poolSize: poolSize, poolStride: poolStride,
+        poolPadding: poolPadding, choices: choices, needInput: x.requiresGradient,
+        needWeight: weight.requiresGradient, needBias: bias?.requiresGradient ?? false)
+      return [gradients.input, gradients.weight, gradients.bias]
+    }
+  }
+
   /// The batch with every other axis merged into one: `[B, d₁, …, dₖ] → [B, d₁·…·dₖ]`.
   ///
   /// - Precondition: rank at least 1.

@@ -25,6 +25,9 @@ public final class Variable {
   /// Whether this operation's graph was released by a backward pass; it then passes no
   /// gradient on and is not a leaf.
   private(set) var isReleased = false
+  /// Bytes the pullback keeps beyond the values of the graph's nodes (for example pooling
+  /// choices), counted by `graphBytes()`.
+  let auxiliaryBytes: Int
 
   /// Creates a leaf: a parameter (`requiresGradient: true`) or a constant input.
   public init(_ value: Tensor, requiresGradient: Bool = false) {
@@ -32,6 +35,7 @@ public final class Variable {
     self.requiresGradient = requiresGradient
     self.parents = []
     self.pullback = nil
+    self.auxiliaryBytes = 0
   }
 
   /// Creates the result of an operation. Parents that need no gradient are dropped, and a result
@@ -39,14 +43,17 @@ public final class Variable {
   ///
   /// The pullback owns the gradient it is given: an element-wise pullback may write its result
   /// into that gradient's storage (copy-on-write keeps this safe when someone else holds it).
+  /// `auxiliaryBytes` declares what the pullback saved besides tensors of the graph.
   public init(
-    value: Tensor, parents: [Variable], pullback: @escaping (consuming Tensor) -> [Tensor?]
+    value: Tensor, parents: [Variable], auxiliaryBytes: Int = 0,
+    pullback: @escaping (consuming Tensor) -> [Tensor?]
   ) {
     self.value = value
     let needed = Variable.isRecording && parents.contains { $0.requiresGradient }
     self.requiresGradient = needed
     self.parents = needed ? parents : []
     self.pullback = needed ? pullback : nil
+    self.auxiliaryBytes = needed ? auxiliaryBytes : 0
   }
 
   /// The shape of the value.
@@ -199,10 +206,13 @@ extension Variable {
     }
   }
 
-  /// The bytes held by the values of every node this one depends on, itself included: the
-  /// memory a backward pass from here keeps alive.
+  /// The bytes held by the values of every node this one depends on, itself included, and by
+  /// what their pullbacks saved besides: the memory a backward pass from here keeps alive.
   public func graphBytes() -> Int {
-    topologicalOrder().reduce(0) { $0 + $1.value.count * MemoryLayout<Float>.stride }
+    topologicalOrder().reduce(0) {
+      $0 + $1.value.count * MemoryLayout<Float>.stride
+        + ($1.pullback == nil ? 0 : $1.auxiliaryBytes)
+    }
   }
 
   /// Every node reachable from this one, each after all of its parents.

@@ -142,13 +142,17 @@ enum Bench {
     let lsTimes = try time(batches, warmup: warmup) {
       _ = try ls.benchmarkStep(on: $0, aggregating: false)
     }
+    let lsPeak = memoryStatus("VmHWM")
     let footprint = ls.activationBytes(for: batches[0])
     let bayes = try Trainer(recipe: recipe, configuration: bayesConfiguration)
     try bayes.refitFullDataPosteriors(
       using: recipe.train.rows(Array(0..<min(8192, recipe.train.count))))
+    resetPeakResidentMemory()
+    let residentBeforeBayes = memoryStatus("VmRSS")
     let bayesTimes = try time(batches, warmup: warmup) {
       _ = try bayes.benchmarkStep(on: $0, aggregating: true)
     }
+    let bayesPeak = memoryStatus("VmHWM")
     let representations = batches.map { bayes.representation(of: $0) }
     let aggregationTimes = try time(Array(zip(batches, representations)), warmup: warmup) {
       _ = try bayes.aggregatedGradient(for: $0.0, representation: $0.1)
@@ -179,12 +183,12 @@ enum Bench {
           convolution.milliseconds, convolution.gigaflopsPerSecond,
           100 * convolution.gigaflopsPerSecond / sgemm))
     }
-    let peak = memoryStatus("VmHWM")
     console.print(
       String(
-        format: "activations kept for backward: %.1f MB; resident memory: %.1f MB at the start, "
-          + "peak %.1f MB (+%.1f MB)", Double(footprint) / 1e6, residentAtStart, peak,
-        peak - residentAtStart))
+        format: "memory: LS keeps %.1f MB for backward; peak resident over the LS steps "
+          + "%.1f MB (+%.1f MB on %.1f MB at the start), over the BayesAgg-MTL steps +%.1f MB",
+        Double(footprint) / 1e6, lsPeak, lsPeak - residentAtStart, residentAtStart,
+        bayesPeak - residentBeforeBayes))
   }
 
   /// Wall-clock milliseconds of `body` on each item after the warm-up ones.

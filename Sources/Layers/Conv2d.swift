@@ -56,6 +56,15 @@ public final class Conv2d: ParameterContainer {
     return x.conv2d(
       weight: weight, bias: bias, stride: stride, padding: padding, paddingMode: paddingMode)
   }
+
+  /// Applies the convolution and then max pooling over `poolSize` windows (stride
+  /// `poolSize`) as one operation that never holds the whole convolution output.
+  public func callAsFunction(_ x: Variable, maxPoolingOver poolSize: Int) -> Variable {
+    lastInputShape = x.shape
+    return x.conv2dMaxPooled(
+      weight: weight, bias: bias, stride: stride, padding: padding, paddingMode: paddingMode,
+      poolSize: poolSize)
+  }
 }
 
 /// Batch normalisation over the channels of `[B, C, H, W]` (Ioffe and Szegedy, ICML 2015), as

@@ -46,8 +46,9 @@ public final class CifarMTLNet: Backbone {
     var y = x.reshaped(to: [x.shape[0]] + inputShape)
     for convolution in convolutions {
       // ELU is increasing, so pooling first gives the seed's elu-then-pool exactly (the same
-      // maxima, the same gradients) while ELU and its saved output cover a ninth of the cells.
-      y = convolution(y).maxPool2d(kernelSize: 3).elu()
+      // maxima, the same gradients) while ELU and its saved output cover a ninth of the cells;
+      // the pooling is fused with the convolution, so its full output is never held.
+      y = convolution(y, maxPoolingOver: 3).elu()
     }
     let normalized = normalization(y)
     return normalized.reshaped(to: [x.shape[0], outputSize])

@@ -1,0 +1,106 @@
+import Autodiff
+import BayesAggTestSupport
+import Layers
+import Tensors
+import Testing
+
+@Suite("Convolution fused with max pooling")
+struct ConvolutionPoolingTests {
+  /// Shapes of the fused op against `conv2d` then `maxPool2d`; the last two span several chunks
+  /// (over 2²⁰ floats of transient buffers), the last in chunks of unequal size (23 and 22).
+  static let cases:
+    [(input: [Int], weight: [Int], padding: Int, reflect: Bool, pool: Int, poolStride: Int)] = [
+      ([3, 2, 11, 10], [5, 2, 3, 3], 1, true, 3, 3),
+      ([2, 3, 8, 9], [4, 3, 3, 3], 0, false, 2, 2),
+      ([2, 2, 9, 9], [3, 2, 1, 1], 0, false, 3, 2),
+      ([31, 3, 32, 32], [8, 3, 3, 3], 1, true, 3, 3),
+      ([45, 6, 20, 20], [12, 6, 3, 3], 1, false, 3, 3),
+    ]
+
+  @Test("values and all three gradients equal conv2d followed by maxPool2d", arguments: 0..<5)
+  func matchesUnfusedOperations(_ index: Int) {
+    let c = Self.cases[index]
+    var generator = RandomGenerator(seed: UInt64(300 + index))
+    let x = Variable(Tensor.randomNormal(shape: c.input, using: &generator), requiresGradient: true)
+    let w = Variable(
+      Tensor.randomNormal(shape: c.weight, using: &generator), requiresGradient: true)
+    let b = Variable(
+      Tensor.randomNormal(shape: [c.weight[0]], using: &generator), requiresGradient: true)
+    let mode: PaddingMode = c.reflect ? .reflect : .zeros
+    func run(_ body: () -> Variable) -> [Tensor] {
+      for v in [x, w, b] { v.zeroGradient() }
+      let y = body()
+      var seedGenerator = RandomGenerator(seed: 7)
+      y.backward(seed: Tensor.randomNormal(shape: y.shape, using: &seedGenerator))
+      return [y.value, x.gradient!, w.gradient!, b.gradient!]
+    }
+    let separate = run {
+      x.conv2d(weight: w, bias: b, padding: c.padding, paddingMode: mode)
+        .maxPool2d(kernelSize: c.pool, stride: c.poolStride)
+    }
+    let fused = run {
+      x.conv2dMaxPooled(
+        weight: w, bias: b, padding: c.padding, paddingMode: mode, poolSize: c.pool,
+        poolStride: c.poolStride)
+    }
+    for (name, (got, want)) in zip(["value", "∂x", "∂w", "∂b"], zip(fused, separate)) {
+      expectClose(
+        got.scalars.map(Double.init), shape: got.shape, want.scalars.map(Double.init),
+        shape: want.shape, tolerance: Tolerance(relative: 1e-5, absolute: 1e-4),
+        "case \(index) \(name)")
+    }
+  }
+
+  @Test("backward agrees with central differences")
+  func gradientCheck() {
+    var generator = RandomGenerator(seed: 31)
+    // Distinct, well-separated inputs and a positive weight keep the pooled maxima apart.
+    let inputs = [
+      shuffledGrid([2, 2, 7, 8]),
+      Tensor.randomNormal(shape: [3, 2, 3, 3], using: &generator),
+      Tensor.randomNormal(shape: [3], using: &generator),
+    ]
+    let report = checkGradients(
+      of: { v in
+        v[0].conv2dMaxPooled(
+          weight: v[1], bias: v[2], padding: 1, paddingMode: .reflect, poolSize: 2)
+      }, at: inputs, epsilon: 1e-3)
+    #expect(report.checkedElements > 0)
+    #expect(report.worstError < 2e-3, "\(report)")
+  }
+
+  @Test("the graph keeps the input and a byte per pooled cell, not the convolution output")
+  func keepsNoConvolutionOutput() {
+    var generator = RandomGenerator(seed: 5)
+    let x = Variable(Tensor.randomNormal(shape: [4, 3, 32, 32], using: &generator))
+    let w = Variable(
+      Tensor.randomNormal(shape: [16, 3, 3, 3], using: &generator), requiresGradient: true)
+    let y = x.conv2dMaxPooled(weight: w, padding: 1, paddingMode: .reflect, poolSize: 3)
+    let floats = x.value.count + w.value.count + y.value.count
+    #expect(y.graphBytes() == 4 * floats + y.value.count)
+    let unfused = x.conv2d(weight: w, padding: 1, paddingMode: .reflect).maxPool2d(kernelSize: 3)
+    #expect(unfused.graphBytes() == 4 * (floats + 4 * 16 * 32 * 32))
+  }
+
+  @Test("the CIFAR-MTL network's fused blocks equal the seed's conv → ELU → pool")
+  func networkBlockMatchesSeedOrder() {
+    var generator = RandomGenerator(seed: 6)
+    let layer = Conv2d(
+      inChannels: 2, outChannels: 5, kernelSize: 3, padding: 1, paddingMode: .reflect,
+      using: &generator)
+    let x = Variable(
+      Tensor.randomNormal(shape: [3, 2, 11, 10], using: &generator), requiresGradient: true)
+    let seed = Tensor.randomNormal(shape: [3, 5, 3, 3], using: &generator)
+    func run(_ block: (Variable) -> Variable) -> [Tensor] {
+      layer.zeroGradients()
+      x.zeroGradient()
+      let y = block(x)
+      y.backward(seed: seed)
+      return [y.value, x.gradient!, layer.weight.gradient!, layer.bias!.gradient!]
+    }
+    let seedOrder = run { layer($0).elu().maxPool2d(kernelSize: 3) }
+    let ours = run { layer($0, maxPoolingOver: 3).elu() }
+    // One chunk: the same GEMMs and the same sums, so the results agree to the last bit.
+    for (a, b) in zip(ours, seedOrder) { #expect(a == b) }
+  }
+}
