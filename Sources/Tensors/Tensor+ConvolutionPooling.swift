@@ -67,13 +67,8 @@ extension Tensor {
             Parallel.forEachChunk(count: chunkPool.planes, costPerItem: h * w) { range in
               for plane in range {
                 let cells = (start + plane) * oh * ow
-                forEachWindowMaximum(of: ps + plane * h * w, chunkPool) { cell, index, value in
-                  let (i, j) = cell.quotientAndRemainder(dividingBy: ow)
-                  let u = index / w - (i * poolStride - poolPadding)
-                  let v = index % w - (j * poolStride - poolPadding)
-                  y[cells + cell] = value
-                  o[cells + cell] = UInt8(u * poolSize + v)
-                }
+                poolWindows(
+                  of: ps + plane * h * w, chunkPool, into: y + cells, choices: o + cells)
               }
             }
           }
@@ -118,6 +113,11 @@ extension Tensor {
     var biasGradient = [Float](repeating: 0, count: needBias ? g.outChannels : 0)
     let chunk = imagesPerPoolingChunk(g)
     let perImage = input.count / max(g.batch, 1)
+    // Where window offset `u·k + v` lies in a convolution-output plane relative to the window's
+    // corner: `u·W + v`.
+    let windowOffsets = (0..<(poolSize * poolSize)).map {
+      ($0 / poolSize) * g.outWidth + $0 % poolSize
+    }
     for first in Swift.stride(from: 0, to: g.batch, by: chunk) {
       let images = min(chunk, g.batch - first)
       let (h, w) = (g.outHeight, g.outWidth)
@@ -126,19 +126,20 @@ extension Tensor {
       scalars.withUnsafeBufferPointer { upstream in
         choices.offsets.withUnsafeBufferPointer { choice in
           spread.withUnsafeMutableBufferPointer { target in
-            guard let pg = upstream.baseAddress, let pc = choice.baseAddress else { return }
-            let pt = target.baseAddress!
-            let start = first * g.outChannels
-            Parallel.forEachChunk(count: planes, costPerItem: h * w) { range in
-              for plane in range {
-                let (cells, cell) = ((start + plane) * oh * ow, pt + plane * h * w)
-                for i in 0..<oh {
-                  for j in 0..<ow {
-                    let (u, v) = Int(pc[cells + i * ow + j]).quotientAndRemainder(
-                      dividingBy: poolSize)
-                    let row = i * poolStride - poolPadding + u
-                    let column = j * poolStride - poolPadding + v
-                    cell[row * w + column] += pg[cells + i * ow + j]
+            windowOffsets.withUnsafeBufferPointer { offsetOf in
+              guard let pg = upstream.baseAddress, let pc = choice.baseAddress else { return }
+              let (pt, po) = (target.baseAddress!, offsetOf.baseAddress!)
+              let start = first * g.outChannels
+              Parallel.forEachChunk(count: planes, costPerItem: h * w) { range in
+                for plane in range {
+                  let cells = (start + plane) * oh * ow
+                  let corner = pt + plane * h * w - poolPadding * (w + 1)
+                  for i in 0..<oh {
+                    let rowStart = corner + i * poolStride * w
+                    for j in 0..<ow {
+                      let e = cells + i * ow + j
+                      rowStart[j * poolStride + po[Int(pc[e])]] += pg[e]
+                    }
                   }
                 }
               }
@@ -177,6 +178,42 @@ extension Tensor {
     return Tensor(
       shape: [images] + shape.dropFirst(),
       scalars: Array(scalars[(first * perImage)..<((first + images) * perImage)]))
+  }
+}
+
+/// Max pooling of one plane `x` into `pooled`, with the offset `u·k + v` within each window of
+/// the element it took in `choices`: the first maximum in row-major order, or the first NaN, as
+/// `maxPooled` chooses.
+@inline(__always)
+private func poolWindows(
+  of x: UnsafePointer<Float>, _ g: PoolingGeometry, into pooled: UnsafeMutablePointer<Float>,
+  choices: UnsafeMutablePointer<UInt8>
+) {
+  let (h, w, oh, ow, k, s, p) = (
+    g.height, g.width, g.outHeight, g.outWidth, g.kernelSize, g.stride, g.padding
+  )
+  for i in 0..<oh {
+    let top = i * s - p
+    let rows = max(-top, 0)..<min(k, h - top)
+    for j in 0..<ow {
+      let left = j * s - p
+      let columns = max(-left, 0)..<min(k, w - left)
+      var best = -Float.infinity
+      var choice = rows.lowerBound * k + columns.lowerBound
+      search: for u in rows {
+        let row = x + (top + u) * w + left
+        for v in columns {
+          let value = row[v]
+          if value > best || value.isNaN {
+            best = value
+            choice = u * k + v
+            if value.isNaN { break search }
+          }
+        }
+      }
+      pooled[i * ow + j] = best
+      choices[i * ow + j] = UInt8(truncatingIfNeeded: choice)
+    }
   }
 }
 

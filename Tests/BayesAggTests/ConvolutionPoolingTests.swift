@@ -8,8 +8,10 @@ import Testing
 struct ConvolutionPoolingTests {
   /// Shapes of the fused op against `conv2d` then `maxPool2d`; the last two span several chunks
   /// (over 2²⁰ floats of transient buffers), the last in chunks of unequal size (23 and 22).
+  /// The first pools with padding 1.
   static let cases:
     [(input: [Int], weight: [Int], padding: Int, reflect: Bool, pool: Int, poolStride: Int)] = [
+      ([2, 3, 9, 8], [4, 3, 3, 3], 1, false, 3, 2),
       ([3, 2, 11, 10], [5, 2, 3, 3], 1, true, 3, 3),
       ([2, 3, 8, 9], [4, 3, 3, 3], 0, false, 2, 2),
       ([2, 2, 9, 9], [3, 2, 1, 1], 0, false, 3, 2),
@@ -17,7 +19,7 @@ struct ConvolutionPoolingTests {
       ([45, 6, 20, 20], [12, 6, 3, 3], 1, false, 3, 3),
     ]
 
-  @Test("values and all three gradients equal conv2d followed by maxPool2d", arguments: 0..<5)
+  @Test("values and all three gradients equal conv2d followed by maxPool2d", arguments: 0..<6)
   func matchesUnfusedOperations(_ index: Int) {
     let c = Self.cases[index]
     var generator = RandomGenerator(seed: UInt64(300 + index))
@@ -36,12 +38,12 @@ struct ConvolutionPoolingTests {
     }
     let separate = run {
       x.conv2d(weight: w, bias: b, padding: c.padding, paddingMode: mode)
-        .maxPool2d(kernelSize: c.pool, stride: c.poolStride)
+        .maxPool2d(kernelSize: c.pool, stride: c.poolStride, padding: index == 0 ? 1 : 0)
     }
     let fused = run {
       x.conv2dMaxPooled(
         weight: w, bias: b, padding: c.padding, paddingMode: mode, poolSize: c.pool,
-        poolStride: c.poolStride)
+        poolStride: c.poolStride, poolPadding: index == 0 ? 1 : 0)
     }
     for (name, (got, want)) in zip(["value", "∂x", "∂w", "∂b"], zip(fused, separate)) {
       expectClose(
