@@ -143,7 +143,10 @@ enum Bench {
       _ = try ls.benchmarkStep(on: $0, aggregating: false)
     }
     let lsPeak = memoryStatus("VmHWM")
-    if getenv("BENCH_LS_ONLY") != nil { console.print(row("LS step", lsTimes)); return }
+    if getenv("BENCH_LS_ONLY") != nil {
+      console.print(row("LS step", lsTimes))
+      return
+    }
     let footprint = ls.activationBytes(for: batches[0])
     let bayes = try Trainer(recipe: recipe, configuration: bayesConfiguration)
     try bayes.refitFullDataPosteriors(

@@ -1,3 +1,4 @@
+import CKernels
 import CLinearAlgebra
 
 /// The window offsets a fused convolution and max pooling keeps for its backward pass: for
@@ -64,6 +65,18 @@ extension Tensor {
             let (h, w) = (chunkPool.height, chunkPool.width)
             let (oh, ow) = (chunkPool.outHeight, chunkPool.outWidth)
             let start = first * g.outChannels
+            if poolStride == poolSize && poolPadding == 0 {
+              // Windows that tile the plane: the vectorised C kernel.
+              Parallel.forEachChunk(count: chunkPool.planes, costPerItem: h * w) { range in
+                var columnMaxima = [Float](repeating: 0, count: w)
+                var columnRows = [Int32](repeating: 0, count: w)
+                bayesagg_max_pool_tiles(
+                  ps + range.lowerBound * h * w, range.count, h, w, poolSize,
+                  y + (start + range.lowerBound) * oh * ow,
+                  o + (start + range.lowerBound) * oh * ow, &columnMaxima, &columnRows)
+              }
+              return
+            }
             Parallel.forEachChunk(count: chunkPool.planes, costPerItem: h * w) { range in
               for plane in range {
                 let cells = (start + plane) * oh * ow
@@ -200,15 +213,14 @@ private func poolWindows(
       let columns = max(-left, 0)..<min(k, w - left)
       var best = -Float.infinity
       var choice = rows.lowerBound * k + columns.lowerBound
-      search: for u in rows {
+      for u in rows {
         let row = x + (top + u) * w + left
         for v in columns {
+          // Selects rather than branches: a greater value, or the first NaN, takes the window.
           let value = row[v]
-          if value > best || value.isNaN {
-            best = value
-            choice = u * k + v
-            if value.isNaN { break search }
-          }
+          let takes = value > best || (value.isNaN && !best.isNaN)
+          best = takes ? value : best
+          choice = takes ? u * k + v : choice
         }
       }
       pooled[i * ow + j] = best

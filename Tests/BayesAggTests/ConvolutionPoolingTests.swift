@@ -53,6 +53,36 @@ struct ConvolutionPoolingTests {
     }
   }
 
+  @Test("ties go to the first element in row-major order and a NaN wins, as in maxPool2d")
+  func tiesAndNaN() {
+    // A 1×1 identity convolution hands the input to the pooling unchanged.
+    let nan = Float.nan
+    let plane: [Float] = [
+      1, 5, 5, 0, 2, 2, 7, 7, 1,
+      5, 3, 1, nan, 0, 2, 1, 7, 7,
+      2, 2, 5, 1, nan, 2, 7, 1, 7,
+      4, 4, 4, -1, -1, -1, 0, 0, 0,
+      4, 4, 4, -1, -1, -1, 0, 0, 0,
+      4, 4, 4, -1, -1, -2, 0, 0, -0.0,
+    ]
+    let x = Variable(Tensor(shape: [1, 1, 6, 9], scalars: plane), requiresGradient: true)
+    let identity = Variable(Tensor(shape: [1, 1, 1, 1], scalars: [1]))
+    let seed = Tensor(shape: [1, 1, 2, 3], scalars: [1, 2, 3, 4, 5, 6])
+    func run(_ body: () -> Variable) -> (value: [Float], gradient: [Float]) {
+      x.zeroGradient()
+      let y = body()
+      y.backward(seed: seed)
+      return (y.value.scalars, x.gradient!.scalars)
+    }
+    let fused = run { x.conv2dMaxPooled(weight: identity, poolSize: 3) }
+    let reference = run { x.maxPool2d(kernelSize: 3) }
+    #expect(fused.value.map(\.bitPattern) == reference.value.map(\.bitPattern))
+    #expect(fused.value[0] == 5 && fused.value[1].isNaN && fused.value[2] == 7)
+    #expect(fused.gradient == reference.gradient)
+    // The first 5 (row 0, column 1), the first NaN (row 1), the first 7 (row 0, column 6).
+    #expect(fused.gradient[1] == 1 && fused.gradient[12] == 2 && fused.gradient[6] == 3)
+  }
+
   @Test("backward agrees with central differences")
   func gradientCheck() {
     var generator = RandomGenerator(seed: 31)
