@@ -178,6 +178,14 @@ enum Bench {
           format: "convolutions (forward + backward): %.2f ms, %.1f GFLOP/s = %.0f%% of sgemm",
           convolution.milliseconds, convolution.gigaflopsPerSecond,
           100 * convolution.gigaflopsPerSecond / sgemm))
+      if convolution.winogradLayers > 0 {
+        console.print(
+          String(
+            format: "3×3 convolutions (%d layers): Winograd %.2f ms vs im2col %.2f ms (%.2f×)",
+            convolution.winogradLayers, convolution.winogradMilliseconds,
+            convolution.im2colMilliseconds,
+            convolution.im2colMilliseconds / convolution.winogradMilliseconds))
+      }
     }
     let peak = memoryStatus("VmHWM")
     console.print(

@@ -27,8 +27,19 @@ extension ConvolutionGeometry {
     return winogradWins ? .winograd : .im2col
   }
 
-  /// Whether Winograd beats im2col here, as measured on the ResNet-18 and CIFAR-MTL shapes.
-  var winogradWins: Bool { min(inChannels, outChannels) >= 16 }
+  /// Whether Winograd beats im2col here: at least 16 channels in and out, and at least 64
+  /// output tiles (2×2) in the batch.
+  ///
+  /// Measured forward + backward, Winograd's time over im2col's, batch 32 unless given: 0.59
+  /// on 64 channels of 16×16, 0.57 on 128 of 8×8, 0.61 on 256 of 4×4, but 1.09 on 512 of 2×2
+  /// (32 tiles), 1.05 on 256 of 4×4 at batch 8 (32 tiles), 0.82 at batch 16 (64 tiles); 0.57
+  /// on CIFAR-MTL's 160 channels of 10×10 and 0.71 of 3×3 at batch 128; 0.94 on 16 channels of
+  /// 16×16. With few tiles the 16 sgemms are thin, `[tiles × Cin]·[Cin × Cout]`, and bound by
+  /// reading the transformed filters, 16/9 the size of the weights, three times a step.
+  var winogradWins: Bool {
+    let tiles = batch * ((outHeight + 1) / 2) * ((outWidth + 1) / 2)
+    return min(inChannels, outChannels) >= 16 && tiles >= 64
+  }
 }
 
 /// The tiling of one F(2×2, 3×3) convolution and the layout of its scratch buffers.
@@ -51,6 +62,20 @@ struct WinogradPlan {
   var windowRows: Int { 2 * tileRows + 2 }
   var windowColumns: Int { 2 * tileColumns + 2 }
 
+  /// The channels of one vector of the C kernels.
+  static let lanes = 16
+
+  /// The floats from the start of one element `ξ` of `tiles` transformed tiles (`stride`
+  /// floats each) to the next: one vector more than they need, so that the 16 elements, which
+  /// the transforms read or write together, fall on different cache sets rather than all on
+  /// the same one when the size is a multiple of 4 KB.
+  func spacing(tiles: Int, stride: Int) -> Int { tiles * stride + Self.lanes }
+
+  /// `spacing` for the transformed filters `U[ξ]`, `Cout × Cin` each.
+  static func weightSpacing(outChannels: Int, inChannels: Int) -> Int {
+    outChannels * inChannels + lanes
+  }
+
   /// The most floats of transformed tiles, `16 · tiles · stride`, that a chunk of images
   /// holds in one buffer (4 MB).
   static let transformedFloatsPerChunk = 1 << 20
@@ -59,7 +84,7 @@ struct WinogradPlan {
     precondition(g.admitsWinograd, "Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1: \(g)")
     geometry = g
     (tileRows, tileColumns) = ((g.outHeight + 1) / 2, (g.outWidth + 1) / 2)
-    let lanes = WinogradLanes.scalarCount
+    let lanes = Self.lanes
     inStride = (g.inChannels + lanes - 1) / lanes * lanes
     outStride = (g.outChannels + lanes - 1) / lanes * lanes
     // Enough images that the GEMMs have a few hundred columns, few enough that the transformed
@@ -81,58 +106,24 @@ struct WinogradPlan {
   }
 }
 
-/// The 16×9 matrix `T` of the weight transform, `U = G g Gᵀ` read as `vec(U) = T vec(g)`:
-/// `T[4a + b, 3u + v] = G[a, u] · G[b, v]`, with
-/// ```
-///     ⎡ 1    0    0 ⎤
-/// G = ⎢1/2  1/2  1/2⎥
-///     ⎢1/2 −1/2  1/2⎥
-///     ⎣ 0    0    1 ⎦
-/// ```
-/// Its entries (0, ±1/4, ±1/2, 1) are exact in `Float`.
-private let winogradWeightTransform: [Float] = {
-  let g: [[Float]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-  var t = [Float](repeating: 0, count: 16 * 9)
-  for a in 0..<4 {
-    for b in 0..<4 {
-      for u in 0..<3 {
-        for v in 0..<3 { t[(4 * a + b) * 9 + 3 * u + v] = g[a][u] * g[b][v] }
-      }
-    }
-  }
-  return t
-}()
-
-/// The transformed filters `U[ξ, o, c] = (G w[o, c] Gᵀ)[ξ]`, `[16, Cout, Cin]`, by one sgemm
-/// `U = T wᵀ` over all `Cout·Cin` filters.
-///
-/// - Complexity: O(Cout · Cin).
+/// The transformed filters `U[ξ, o, c] = (G w[o, c] Gᵀ)[ξ]`, `[16, Cout, Cin]` at
+/// `WinogradPlan.weightSpacing`.
 private func transformedWeights(_ weight: Tensor) -> [Float] {
-  let pairs = weight.shape[0] * weight.shape[1]
-  return [Float](uninitializedCount: 16 * pairs) { u in
+  let (outChannels, inChannels) = (weight.shape[0], weight.shape[1])
+  let spacing = WinogradPlan.weightSpacing(outChannels: outChannels, inChannels: inChannels)
+  return [Float](uninitializedCount: 16 * spacing) { u in
     weight.scalars.withUnsafeBufferPointer { w in
-      winogradWeightTransform.withUnsafeBufferPointer { t in
-        cblas_sgemm(
-          CblasRowMajor, CblasNoTrans, CblasTrans, 16, Int32(pairs), 9, 1, t.baseAddress, 9,
-          w.baseAddress, 9, 0, u, Int32(pairs))
-      }
+      transformWeights(w.baseAddress!, into: u, outChannels: outChannels, inChannels: inChannels)
     }
   }
 }
 
-/// The adjoint of `transformedWeights`: `∂w[o, c] = Gᵀ ∂U[·, o, c] G`, by one sgemm
-/// `∂w = ∂Uᵀ T`.
-///
-/// - Complexity: O(Cout · Cin).
+/// The weight gradient `∂w[o, c] = Gᵀ ∂U[·, o, c] G` from `∂U`, `[16, Cout, Cin]` at
+/// `WinogradPlan.weightSpacing`.
 private func weightGradient(_ du: [Float], shape: [Int]) -> Tensor {
-  let pairs = shape[0] * shape[1]
-  let scalars = [Float](uninitializedCount: 9 * pairs) { dw in
-    du.withUnsafeBufferPointer { u in
-      winogradWeightTransform.withUnsafeBufferPointer { t in
-        cblas_sgemm(
-          CblasRowMajor, CblasTrans, CblasNoTrans, Int32(pairs), 9, 16, 1, u.baseAddress,
-          Int32(pairs), t.baseAddress, 9, 0, dw, 9)
-      }
+  let scalars = [Float](uninitializedCount: shape.reduce(1, *)) { dw in
+    du.withUnsafeBufferPointer { du in
+      weightGradients(du.baseAddress!, into: dw, outChannels: shape[0], inChannels: shape[1])
     }
   }
   return Tensor(shape: shape, scalars: scalars)
@@ -162,45 +153,50 @@ extension Tensor {
   ) -> Tensor {
     let plan = WinogradPlan(g)
     let chunk = plan.imagesPerChunk
-    let tiles = chunk * plan.tilesPerImage
     let u = transformedWeights(weight)
+    let uSpacing = WinogradPlan.weightSpacing(outChannels: g.outChannels, inChannels: g.inChannels)
     // Every element is written by `unpackOutput`.
     var out = [Float](uninitializedCount: g.batch * g.outChannels * g.outPlane) { _ in }
-    // Each buffer is overwritten before it is read; the sgemms leave the channels of `m` past
-    // `Cout` alone, so they stay zero.
+    // Overwritten before they are read, except `m`'s channels past `Cout`, which the sgemms
+    // leave alone: zero, as the transforms expect.
     var tiled = [Float](
       uninitializedCount: chunk * plan.windowRows * plan.windowColumns
         * max(plan.inStride, plan.outStride)
     ) { _ in }
-    var v = [Float](uninitializedCount: 16 * tiles * plan.inStride) { _ in }
-    var m = scratch(16 * tiles * plan.outStride, zeroed: plan.outStride > g.outChannels)
-    let (cin, cout) = (Int32(g.inChannels), Int32(g.outChannels))
+    let tiles = chunk * plan.tilesPerImage
+    var v = [Float](uninitializedCount: 16 * plan.spacing(tiles: tiles, stride: plan.inStride)) {
+      _ in
+    }
+    var m = scratch(
+      16 * plan.spacing(tiles: tiles, stride: plan.outStride),
+      zeroed: plan.outStride > g.outChannels)
+    let biasScalars = bias?.scalars ?? []
     scalars.withUnsafeBufferPointer { x in
       u.withUnsafeBufferPointer { u in
         tiled.withUnsafeMutableBufferPointer { tiled in
           v.withUnsafeMutableBufferPointer { v in
             m.withUnsafeMutableBufferPointer { m in
               out.withUnsafeMutableBufferPointer { y in
-                let biasScalars = bias?.scalars ?? []
                 biasScalars.withUnsafeBufferPointer { b in
                   let (pt, pv, pm) = (tiled.baseAddress!, v.baseAddress!, m.baseAddress!)
                   for first in Swift.stride(from: 0, to: g.batch, by: chunk) {
                     let images = min(chunk, g.batch - first)
                     let count = images * plan.tilesPerImage
+                    let vSpacing = plan.spacing(tiles: count, stride: plan.inStride)
+                    let mSpacing = plan.spacing(tiles: count, stride: plan.outStride)
                     packInput(x.baseAddress!, into: pt, plan, first: first, images: images)
                     transformInput(pt, into: pv, plan, tiles: count)
                     for xi in 0..<16 {
                       cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), cout, cin, 1,
-                        pv + xi * count * plan.inStride, Int32(plan.inStride),
-                        u.baseAddress! + xi * g.outChannels * g.inChannels, cin, 0,
-                        pm + xi * count * plan.outStride, Int32(plan.outStride))
+                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count),
+                        Int32(g.outChannels), Int32(g.inChannels), 1, pv + xi * vSpacing,
+                        Int32(plan.inStride), u.baseAddress! + xi * uSpacing,
+                        Int32(g.inChannels), 0, pm + xi * mSpacing, Int32(plan.outStride))
                     }
                     transformOutput(pm, into: pt, plan, tiles: count)
                     unpackOutput(
                       pt, into: y.baseAddress!, bias: bias == nil ? nil : b.baseAddress, plan,
-                      first: first,
-                      images: images)
+                      first: first, images: images)
                   }
                 }
               }
@@ -218,7 +214,9 @@ extension Tensor {
   /// ∂w[o, c] = Gᵀ [Σ_tiles ∂M[o] ⊙ (Bᵀ d[c] B)] G,   ∂d[c] = B [Σ_o U[o, c] ⊙ ∂M[o]] Bᵀ
   /// ```
   /// each sum over 16 sgemms; the window gradients `∂d` of overlapping tiles add up, and the
-  /// adjoint of the padding takes them back to the input.
+  /// adjoint of the padding takes them back to the input. This is the exact adjoint of the
+  /// forward algorithm, so it needs no rotated kernel and handles any padding, zeros or
+  /// reflection, and odd planes.
   ///
   /// - Precondition: `g.admitsWinograd`; `g` describes `input` and `weight`; this tensor has
   ///   the forward output's shape.
@@ -236,20 +234,24 @@ extension Tensor {
     }
     let plan = WinogradPlan(g)
     let chunk = plan.imagesPerChunk
-    let tiles = chunk * plan.tilesPerImage
     let u = needInput ? transformedWeights(weight) : []
+    let uSpacing = WinogradPlan.weightSpacing(outChannels: g.outChannels, inChannels: g.inChannels)
     let windowFloats = plan.windowRows * plan.windowColumns * plan.inStride
     let outputFloats = 4 * plan.tilesPerImage * plan.outStride
     // Overwritten before they are read, except `v`'s channels past `Cin`, which the sgemms
     // into it leave alone: zero, as `transformInput` would make them.
     var tiled = [Float](uninitializedCount: chunk * max(windowFloats, outputFloats)) { _ in }
-    var v = scratch(16 * tiles * plan.inStride, zeroed: plan.inStride > g.inChannels)
-    var dm = [Float](uninitializedCount: 16 * tiles * plan.outStride) { _ in }
-    // The first sgemm into it has β = 0.
-    var du = [Float](
-      uninitializedCount: needWeight ? 16 * g.outChannels * g.inChannels : 0
+    let tiles = chunk * plan.tilesPerImage
+    var v = scratch(
+      16 * plan.spacing(tiles: tiles, stride: plan.inStride),
+      zeroed: plan.inStride > g.inChannels)
+    var dm = [Float](
+      uninitializedCount: 16 * plan.spacing(tiles: tiles, stride: plan.outStride)
     ) { _ in }
-    var dx = [Float](repeating: 0, count: needInput ? input.count : 0)
+    // The first sgemm into it has β = 0.
+    var du = [Float](uninitializedCount: needWeight ? 16 * uSpacing : 0) { _ in }
+    // Every element is written by `unpackInputGradient`.
+    var dx = [Float](uninitializedCount: needInput ? input.count : 0) { _ in }
     let (cin, cout) = (Int32(g.inChannels), Int32(g.outChannels))
     let (inStride, outStride) = (Int32(plan.inStride), Int32(plan.outStride))
     scalars.withUnsafeBufferPointer { gy in
@@ -264,6 +266,8 @@ extension Tensor {
                     for first in Swift.stride(from: 0, to: g.batch, by: chunk) {
                       let images = min(chunk, g.batch - first)
                       let count = images * plan.tilesPerImage
+                      let vSpacing = plan.spacing(tiles: count, stride: plan.inStride)
+                      let mSpacing = plan.spacing(tiles: count, stride: plan.outStride)
                       packOutputGradient(
                         gy.baseAddress!, into: pt, plan, first: first, images: images)
                       transformOutputGradient(pt, into: pm, plan, tiles: count)
@@ -273,18 +277,16 @@ extension Tensor {
                         for xi in 0..<16 {
                           cblas_sgemm(
                             CblasRowMajor, CblasTrans, CblasNoTrans, cout, cin, Int32(count), 1,
-                            pm + xi * count * plan.outStride, outStride,
-                            pv + xi * count * plan.inStride, inStride, first == 0 ? 0 : 1,
-                            du.baseAddress! + xi * g.outChannels * g.inChannels, cin)
+                            pm + xi * mSpacing, outStride, pv + xi * vSpacing, inStride,
+                            first == 0 ? 0 : 1, du.baseAddress! + xi * uSpacing, cin)
                         }
                       }
                       if needInput {
                         for xi in 0..<16 {
                           cblas_sgemm(
                             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), cin, cout, 1,
-                            pm + xi * count * plan.outStride, outStride,
-                            u.baseAddress! + xi * g.outChannels * g.inChannels, cin, 0,
-                            pv + xi * count * plan.inStride, inStride)
+                            pm + xi * mSpacing, outStride, u.baseAddress! + xi * uSpacing, cin,
+                            0, pv + xi * vSpacing, inStride)
                         }
                         pt.update(repeating: 0, count: images * windowFloats)
                         transformInputGradient(pv, into: pt, plan, images: images)

@@ -149,8 +149,8 @@ struct WinogradTests {
   @Test(
     "backward through Variable.conv2d agrees with central differences where Winograd is chosen",
     arguments: [
-      WinogradCase(input: [2, 16, 5, 6], outChannels: 16, mode: .reflect),
-      WinogradCase(input: [1, 16, 3, 5], outChannels: 24, bias: false),
+      WinogradCase(input: [4, 16, 8, 8], outChannels: 16, mode: .reflect),
+      WinogradCase(input: [2, 16, 9, 15], outChannels: 24, bias: false),
     ])
   func gradientCheck(_ c: WinogradCase) {
     let g = ConvolutionGeometry(
@@ -159,34 +159,40 @@ struct WinogradTests {
     var generator = RandomGenerator(seed: 35)
     let shapes = [c.input, c.weight] + (c.bias ? [[c.outChannels]] : [])
     let inputs = shapes.map { Tensor.randomNormal(shape: $0, using: &generator) }
+    // The convolution is linear in each input, so central differences have no truncation
+    // error and a wide step only shrinks the rounding noise of the 4096 summed outputs.
     let report = checkGradients(
       of: { v in
         v[0].conv2d(
           weight: v[1], bias: v.count > 2 ? v[2] : nil, padding: c.padding, paddingMode: c.mode)
-      }, at: inputs, epsilon: 1e-2)
+      }, at: inputs, epsilon: 0.1)
     #expect(report.checkedElements > 0)
     #expect(report.worstError < 2e-3, "\(c): \(report)")
   }
 
-  @Test("ResNet-18 runs its 3×3 stride-1 convolutions, and only those, by Winograd")
+  @Test("ResNet-18 at batch 32 runs its 3×3 stride-1 convolutions on 16×16 to 4×4 by Winograd")
   func resNetDispatch() {
     var generator = RandomGenerator(seed: 36)
     let network = ResNet.resNet18(inputShape: [3, 64, 64], using: &generator)
-    _ = network(Variable(Tensor.randomNormal(shape: [2, 3 * 64 * 64], using: &generator)))
+    _ = Variable.withoutRecording {
+      network(Variable(Tensor.randomNormal(shape: [32, 3 * 64 * 64], using: &generator)))
+    }
     var chosen = 0
     for layer in network.convolutions {
+      let shape = layer.lastInputShape!
       let g = ConvolutionGeometry(
-        input: layer.lastInputShape!, weight: layer.weight.shape, stride: layer.stride,
+        input: shape, weight: layer.weight.shape, stride: layer.stride,
         padding: layer.padding, paddingMode: layer.paddingMode)
+      // The last stage's 2×2 planes have 32 tiles, too few (see `winogradWins`).
       let expected: ConvolutionAlgorithm =
-        layer.kernelSize == 3 && layer.stride == 1 ? .winograd : .im2col
+        layer.kernelSize == 3 && layer.stride == 1 && shape[2] >= 4 ? .winograd : .im2col
       #expect(g.algorithm == expected, "\(g)")
       chosen += g.algorithm == .winograd ? 1 : 0
     }
-    #expect(chosen == 13)
+    #expect(chosen == 10)
   }
 
-  @Test("the CIFAR-MTL network keeps its 3-channel first layer on im2col")
+  @Test("CIFAR-MTL keeps its 3-channel first layer on im2col; a forced choice needs 3×3, stride 1")
   func cifarDispatch() {
     let first = ConvolutionGeometry(
       input: [128, 3, 32, 32], weight: [160, 3, 3, 3], stride: 1, padding: 1,
@@ -194,8 +200,12 @@ struct WinogradTests {
     let later = ConvolutionGeometry(
       input: [128, 160, 10, 10], weight: [160, 160, 3, 3], stride: 1, padding: 1,
       paddingMode: .reflect)
+    let last = ConvolutionGeometry(
+      input: [128, 160, 3, 3], weight: [160, 160, 3, 3], stride: 1, padding: 1,
+      paddingMode: .reflect)
     #expect(first.algorithm == .im2col)
     #expect(later.algorithm == .winograd)
+    #expect(last.algorithm == .winograd)
     let strided = ConvolutionGeometry(
       input: [2, 64, 16, 16], weight: [128, 64, 3, 3], stride: 2, padding: 1,
       paddingMode: .zeros)
