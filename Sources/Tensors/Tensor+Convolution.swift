@@ -91,6 +91,7 @@ extension Tensor {
     let g = geometry
     let total = g.batch * g.outChannels * g.outPlane
     guard total > 0 else { return Tensor(zeros: outputShape(g)) }
+    // 3×3 stride-1 convolutions with enough channels and tiles: Winograd's F(2×2, 3×3).
     if g.algorithm == .winograd { return winogradConvolved(g, weight: weight, bias: bias) }
     // Every element is written by `scatterBlock`.
     var out = [Float](uninitializedCount: total) { _ in }
@@ -164,6 +165,7 @@ extension Tensor {
       paddingMode: paddingMode)
     precondition(
       shape == outputShape(g), "conv2d pullback: gradient \(shape) for output \(outputShape(g))")
+    // The adjoint of Winograd's F(2×2, 3×3) where the forward pass used it.
     if g.algorithm == .winograd {
       return winogradConvolutionPullback(
         g, input: input, weight: weight, needInput: needInput, needWeight: needWeight,

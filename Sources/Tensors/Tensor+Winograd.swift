@@ -15,8 +15,11 @@ public enum ConvolutionAlgorithm: Sendable, Equatable {
 }
 
 extension ConvolutionGeometry {
-  /// Whether F(2×2, 3×3) can compute this convolution: a 3×3 kernel at stride 1.
-  public var admitsWinograd: Bool { kernelHeight == 3 && kernelWidth == 3 && stride == 1 }
+  /// Whether F(2×2, 3×3) can compute this convolution: a 3×3 kernel at stride 1, with at least
+  /// one channel in and out.
+  public var admitsWinograd: Bool {
+    kernelHeight == 3 && kernelWidth == 3 && stride == 1 && inChannels > 0 && outChannels > 0
+  }
 
   /// The algorithm that `convolved` and `convolutionPullback` use: `ConvolutionAlgorithm.forced`
   /// where it applies, else Winograd where it admits and wins (see `winogradWins`), else

@@ -37,8 +37,9 @@ func relativeError(_ actual: Tensor, _ expected: Tensor) -> Double {
 let winogradTolerance = 1e-5
 
 /// Odd, tiny and one-pixel planes, batches of 1 and 3, both paddings, with and without bias,
-/// `Cin ≠ Cout` and channel counts off the vector width, then the ResNet-18 and CIFAR-MTL
-/// shapes that choose Winograd (the first ResNet stage spans two chunks of images).
+/// `Cin ≠ Cout`, channel counts off the vector width, padding 0 to 3; then ResNet-18's 3×3
+/// stride-1 shapes at batch 32 (all but the 2×2 one choose Winograd; the 16×16 one spans two
+/// chunks of images), CIFAR-MTL's, and three chunks of unequal size.
 let winogradCases: [WinogradCase] = [
   .init(input: [1, 3, 5, 7], outChannels: 4),
   .init(input: [3, 5, 5, 7], outChannels: 2, mode: .reflect, bias: false),
@@ -50,6 +51,7 @@ let winogradCases: [WinogradCase] = [
   .init(input: [2, 6, 5, 7], outChannels: 5, padding: 0),
   .init(input: [2, 3, 4, 6], outChannels: 3, padding: 2, bias: false),
   .init(input: [2, 9, 7, 5], outChannels: 3, padding: 2, mode: .reflect),
+  .init(input: [1, 3, 2, 3], outChannels: 2, padding: 3),
   .init(input: [3, 20, 9, 11], outChannels: 17, mode: .reflect),
   .init(input: [2, 16, 6, 6], outChannels: 24, bias: false),
   .init(input: [32, 64, 16, 16], outChannels: 64, bias: false),
@@ -58,6 +60,7 @@ let winogradCases: [WinogradCase] = [
   .init(input: [32, 512, 2, 2], outChannels: 512, bias: false),
   .init(input: [8, 160, 10, 10], outChannels: 160, mode: .reflect),
   .init(input: [8, 160, 3, 3], outChannels: 160, mode: .reflect),
+  .init(input: [40, 64, 16, 16], outChannels: 48),
 ]
 
 /// The forward output and the three gradients of one case under `algorithm`.
@@ -100,7 +103,7 @@ struct WinogradTests {
 
   @Test(
     "one gradient alone equals the same gradient computed with the other",
-    arguments: [winogradCases[1], winogradCases[10], winogradCases[13]])
+    arguments: [winogradCases[1], winogradCases[11], winogradCases[14]])
   func singleGradients(_ c: WinogradCase) {
     let both = evaluate(c, .winograd, seed: 32)
     let input = evaluate(c, .winograd, seed: 32, needWeight: false)
@@ -111,7 +114,7 @@ struct WinogradTests {
     #expect(sameWeight)
   }
 
-  @Test("forward equals the direct loops in Double", arguments: winogradCases.prefix(12))
+  @Test("forward equals the direct loops in Double", arguments: winogradCases.prefix(13))
   func matchesDirectLoops(_ c: WinogradCase) {
     var generator = RandomGenerator(seed: 33)
     let x = Tensor.randomNormal(shape: c.input, using: &generator)
@@ -128,7 +131,7 @@ struct WinogradTests {
 
   @Test("the Winograd pullback is the adjoint of the Winograd forward map")
   func pullbackIsAdjoint() {
-    for c in [winogradCases[2], winogradCases[9], winogradCases[10]] {
+    for c in [winogradCases[2], winogradCases[9], winogradCases[11]] {
       var generator = RandomGenerator(seed: 34)
       let x = Tensor.randomNormal(shape: c.input, using: &generator)
       let w = Tensor.randomNormal(shape: c.weight, using: &generator)
@@ -219,7 +222,7 @@ struct WinogradTests {
   func defaultRunsWinograd() {
     // Winograd and im2col round differently, so bitwise equality with one and not the other
     // shows which one ran.
-    let c = winogradCases[13]
+    let c = winogradCases[14]
     let automatic = evaluate(c, .winograd, seed: 37)
     let plain = ConvolutionAlgorithm.$forced.withValue(nil) {
       var generator = RandomGenerator(seed: 37)
