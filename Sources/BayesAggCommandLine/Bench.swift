@@ -33,7 +33,9 @@ enum Bench {
     "bayesagg bench [--case LIST] [--steps N] [--warmup N] [--methods LIST]",
     "Time training steps: for each case the median milliseconds per LS step and per "
       + "BayesAgg-MTL step\nafter a warm-up, their ratio, the aggregation call alone, the "
-      + "convolutions' GFLOP/s beside\nsgemm's on this machine, and peak memory.", specs)
+      + "convolutions' GFLOP/s beside\nsgemm's on this machine (and the Winograd layers by "
+      + "im2col), peak memory, and the LS step\nalternating with one whose convolutions all "
+      + "run by im2col.", specs)
 
   static func run(_ arguments: [String], console: Console) throws -> Int32 {
     guard
@@ -193,6 +195,23 @@ enum Bench {
         format: "activations kept for backward: %.1f MB; resident memory: %.1f MB at the start, "
           + "peak %.1f MB (+%.1f MB)", Double(footprint) / 1e6, residentAtStart, peak,
         peak - residentAtStart))
+    if lsConfiguration.backbone != .mlp {
+      // The same LS step with every convolution by im2col, alternating step by step with the
+      // automatic choice so that both see the same load on the machine; after the peak memory,
+      // which the second network would raise.
+      let plain = try Trainer(recipe: recipe, configuration: lsConfiguration)
+      let pairs = try alternatingTimes(batches, warmup: warmup) {
+        _ = try ls.benchmarkStep(on: $0, aggregating: false)
+      } and: { batch in
+        try ConvolutionAlgorithm.$forced.withValue(.im2col) {
+          _ = try plain.benchmarkStep(on: batch, aggregating: false)
+        }
+      }
+      console.print(row("LS step, alternating with …", pairs.first))
+      console.print(
+        row("… LS step, convolutions by im2col", pairs.second)
+          + String(format: "  %.2f×", median(pairs.first) / median(pairs.second)))
+    }
   }
 
   /// Wall-clock milliseconds of `body` on each item after the warm-up ones.
@@ -207,6 +226,24 @@ enum Bench {
       if i >= warmup { times.append(elapsed) }
     }
     return times
+  }
+
+  /// Wall-clock milliseconds of `first` and `second` on each item, alternating, after the
+  /// warm-up items.
+  static func alternatingTimes<Item>(
+    _ items: [Item], warmup: Int, _ first: (Item) throws -> Void,
+    and second: (Item) throws -> Void
+  ) throws -> (first: [Double], second: [Double]) {
+    var result: (first: [Double], second: [Double]) = ([], [])
+    for (i, item) in items.enumerated() {
+      let a = try time([item], warmup: 0, first)
+      let b = try time([item], warmup: 0, second)
+      if i >= warmup {
+        result.first += a
+        result.second += b
+      }
+    }
+    return result
   }
 
   /// The best of ten 1024³ sgemm calls after a warm-up call, in GFLOP/s.
