@@ -33,7 +33,9 @@ enum Bench {
     "bayesagg bench [--case LIST] [--steps N] [--warmup N] [--methods LIST]",
     "Time training steps: for each case the median milliseconds per LS step and per "
       + "BayesAgg-MTL step\nafter a warm-up, their ratio, the aggregation call alone, the "
-      + "convolutions' GFLOP/s beside\nsgemm's on this machine, and peak memory.", specs)
+      + "convolutions' GFLOP/s beside\nsgemm's on this machine (and the Winograd layers by "
+      + "im2col), peak memory, and the LS step\nalternating with one whose convolutions all "
+      + "run by im2col.", specs)
 
   static func run(_ arguments: [String], console: Console) throws -> Int32 {
     guard
@@ -186,6 +188,14 @@ enum Bench {
           format: "convolutions (forward + backward): %.2f ms, %.1f GFLOP/s = %.0f%% of sgemm",
           convolution.milliseconds, convolution.gigaflopsPerSecond,
           100 * convolution.gigaflopsPerSecond / sgemm))
+      if convolution.winogradLayers > 0 {
+        console.print(
+          String(
+            format: "3×3 convolutions (%d layers): Winograd %.2f ms vs im2col %.2f ms (%.2f×)",
+            convolution.winogradLayers, convolution.winogradMilliseconds,
+            convolution.im2colMilliseconds,
+            convolution.im2colMilliseconds / convolution.winogradMilliseconds))
+      }
     }
     console.print(
       String(
@@ -193,6 +203,23 @@ enum Bench {
           + "%.1f MB (+%.1f MB on %.1f MB at the start), over the BayesAgg-MTL steps +%.1f MB",
         Double(footprint) / 1e6, lsPeak, lsPeak - residentAtStart, residentAtStart,
         bayesPeak - residentBeforeBayes))
+    if lsConfiguration.backbone != .mlp {
+      // The same LS step with every convolution by im2col, alternating step by step with the
+      // automatic choice so that both see the same load on the machine; after the peak memory,
+      // which the second network would raise.
+      let plain = try Trainer(recipe: recipe, configuration: lsConfiguration)
+      let pairs = try alternatingTimes(batches, warmup: warmup) {
+        _ = try ls.benchmarkStep(on: $0, aggregating: false)
+      } and: { batch in
+        try ConvolutionAlgorithm.$forced.withValue(.im2col) {
+          _ = try plain.benchmarkStep(on: batch, aggregating: false)
+        }
+      }
+      console.print(row("LS step, alternating with …", pairs.first))
+      console.print(
+        row("… LS step, convolutions by im2col", pairs.second)
+          + String(format: "  %.2f×", median(pairs.first) / median(pairs.second)))
+    }
   }
 
   /// Wall-clock milliseconds of `body` on each item after the warm-up ones.
@@ -207,6 +234,24 @@ enum Bench {
       if i >= warmup { times.append(elapsed) }
     }
     return times
+  }
+
+  /// Wall-clock milliseconds of `first` and `second` on each item, alternating, after the
+  /// warm-up items.
+  static func alternatingTimes<Item>(
+    _ items: [Item], warmup: Int, _ first: (Item) throws -> Void,
+    and second: (Item) throws -> Void
+  ) throws -> (first: [Double], second: [Double]) {
+    var result: (first: [Double], second: [Double]) = ([], [])
+    for (i, item) in items.enumerated() {
+      let a = try time([item], warmup: 0, first)
+      let b = try time([item], warmup: 0, second)
+      if i >= warmup {
+        result.first += a
+        result.second += b
+      }
+    }
+    return result
   }
 
   /// The best of ten 1024³ sgemm calls after a warm-up call, in GFLOP/s.

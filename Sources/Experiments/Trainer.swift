@@ -221,14 +221,14 @@ public final class Trainer {
   /// The time of one forward and backward pass of every convolution layer alone, at the
   /// shapes `batch` gives them, and the rate of their arithmetic; `nil` without convolutions.
   /// Each layer's best of `repeats` passes counts, with the work a training step gives it.
-  public func convolutionProfile(for batch: MultiTaskData, repeats: Int) -> (
-    milliseconds: Double, gigaflopsPerSecond: Double
-  )? {
+  /// The layers that run by Winograd are also timed by im2col, alternating pass by pass so that
+  /// both see the same load on the machine.
+  public func convolutionProfile(for batch: MultiTaskData, repeats: Int) -> ConvolutionProfile? {
     _ = model.backbone(Variable(batch.inputs))
     let layers = model.backbone.convolutions
     guard !layers.isEmpty else { return nil }
     var profileGenerator = RandomGenerator(seed: 5)
-    var totalSeconds = 0.0
+    var profile = ConvolutionProfile()
     var totalFlops = 0.0
     for (index, layer) in layers.enumerated() {
       guard let shape = layer.lastInputShape else { continue }
@@ -239,18 +239,35 @@ public final class Trainer {
         Tensor.randomNormal(shape: shape, using: &profileGenerator),
         requiresGradient: passesGradientBack)
       let seed = Tensor(repeating: 1, shape: layer(input).shape)
-      var best = Double.infinity
-      for _ in 0..<repeats {
+      let geometry = ConvolutionGeometry(
+        input: shape, weight: layer.weight.shape, stride: layer.stride, padding: layer.padding,
+        paddingMode: layer.paddingMode)
+      let compare = geometry.algorithm == .winograd
+      func seconds() -> Double {
         layer.zeroGradients()
         let start = DispatchTime.now().uptimeNanoseconds
         layer(input).backward(seed: seed, retainingGraph: false)
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       }
-      totalSeconds += best
+      var (best, bestIm2col) = (Double.infinity, Double.infinity)
+      for _ in 0..<repeats {
+        best = min(best, seconds())
+        if compare {
+          bestIm2col = min(
+            bestIm2col, ConvolutionAlgorithm.$forced.withValue(.im2col, operation: seconds))
+        }
+      }
+      profile.milliseconds += 1e3 * best
       totalFlops += (passesGradientBack ? 3 : 2) * layer.forwardFlops(inputShape: shape)
+      if compare {
+        profile.winogradLayers += 1
+        profile.winogradMilliseconds += 1e3 * best
+        profile.im2colMilliseconds += 1e3 * bestIm2col
+      }
     }
     model.zeroGradients()
-    return (1e3 * totalSeconds, totalFlops / totalSeconds / 1e9)
+    profile.gigaflopsPerSecond = totalFlops / profile.milliseconds / 1e6
+    return profile
   }
 
   /// What a step does after the warm-up.
@@ -504,4 +521,18 @@ extension Matrix {
       rows: tensor.shape[0], columns: tensor.shape[1],
       scalars: tensor.scalars.map(Double.init))
   }
+}
+
+/// The times of a network's convolution layers alone, forward and backward, from
+/// `Trainer.convolutionProfile(for:repeats:)`.
+public struct ConvolutionProfile: Sendable {
+  /// All layers, each by the algorithm it chooses.
+  public var milliseconds = 0.0
+  /// The layers' im2col multiply-adds ×2 per second: above sgemm's rate where Winograd saves
+  /// multiplications.
+  public var gigaflopsPerSecond = 0.0
+  /// How many layers choose Winograd, their time, and their time by im2col instead.
+  public var winogradLayers = 0
+  public var winogradMilliseconds = 0.0
+  public var im2colMilliseconds = 0.0
 }

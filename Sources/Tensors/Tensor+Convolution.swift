@@ -91,6 +91,8 @@ extension Tensor {
     let g = geometry
     let total = g.batch * g.outChannels * g.outPlane
     guard total > 0 else { return Tensor(zeros: outputShape(g)) }
+    // 3×3 stride-1 convolutions with enough channels and tiles: Winograd's F(2×2, 3×3).
+    if g.algorithm == .winograd { return winogradConvolved(g, weight: weight, bias: bias) }
     // Every element is written by `scatterBlock`.
     var out = [Float](uninitializedCount: total) { _ in }
     let padded = paddedInput(self, g)
@@ -163,6 +165,12 @@ extension Tensor {
       paddingMode: paddingMode)
     precondition(
       shape == outputShape(g), "conv2d pullback: gradient \(shape) for output \(outputShape(g))")
+    // The adjoint of Winograd's F(2×2, 3×3) where the forward pass used it.
+    if g.algorithm == .winograd {
+      return winogradConvolutionPullback(
+        g, input: input, weight: weight, needInput: needInput, needWeight: needWeight,
+        needBias: needBias)
+    }
     let loops = (needInput || needWeight) && count > 0 && g.patchSize > 0
     // With one GEMM per image, each image's gradient is summed while it is still in cache.
     let fuseBias = needBias && loops && g.multipliesPerImage
@@ -265,7 +273,7 @@ private func outputShape(_ g: ConvolutionGeometry) -> [Int] {
 /// The index that reflection padding reads for position `i` of an axis of extent `n`
 /// (`−n < i < 2n − 1`).
 @inline(__always)
-private func reflected(_ i: Int, _ n: Int) -> Int {
+func reflected(_ i: Int, _ n: Int) -> Int {
   i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i)
 }
 
@@ -557,7 +565,7 @@ private func gatherBlock(
 
 /// `Σ_{n,i,j} t[n, o, i, j]` for each channel `o` of an NCHW tensor; each plane is summed in
 /// `Float`, the planes in `Double`.
-private func channelSums(of t: Tensor, _ g: ConvolutionGeometry) -> Tensor {
+func channelSums(of t: Tensor, _ g: ConvolutionGeometry) -> Tensor {
   let (plane, channels, batch) = (g.outPlane, g.outChannels, g.batch)
   let totals = t.scalars.withUnsafeBufferPointer { p in
     [Float](uninitializedCount: channels) { out in

@@ -22,5 +22,86 @@ void bayesagg_elu(const float *x, float *y, size_t count, float alpha);
 void bayesagg_max_pool_tiles(
     const float *x, size_t planes, size_t height, size_t width, size_t k, float *pooled,
     uint8_t *choices, float *column_max, int32_t *column_row);
+// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, CVPR 2016), for
+// `Tensors/Tensor+Winograd.swift`. Each kernel does work items `begin..<end`, so that the
+// caller can split them over threads.
+
+/// The sizes of one chunk of images of a Winograd convolution, as `WinogradPlan` lays out its
+/// buffers, channels innermost and rounded up to a multiple of 16 (`in_stride`, `out_stride`):
+/// a tiled input `[images, window_rows, window_columns, in_stride]`; transformed tiles
+/// `[16, tiles, stride]`, element `ξ` starting `ξ·in_spacing` (`ξ·out_spacing`) floats into its
+/// buffer; a tiled output `[images, 2·tile_rows, 2·tile_columns, out_stride]`.
+typedef struct {
+  size_t tiles, tiles_per_image, tile_rows, tile_columns;
+  size_t window_rows, window_columns, in_stride, out_stride, in_spacing, out_spacing;
+} bayesagg_winograd_shape;
+
+/// Where the tiled input's cells come from: images `first…` of an NCHW input
+/// `[·, channels, height, width]`. Interior cell `(padding + h, padding + w)` holds position
+/// `(h, w)`; the other cells of tiled row `i` and column `j` copy input position
+/// `(rows[i], columns[j])`, or are zero where either is negative.
+typedef struct {
+  size_t first, channels, height, width, padding;
+  const ptrdiff_t *rows, *columns;
+} bayesagg_winograd_source;
+
+// The copies between NCHW tensors and tiled buffers take items of 16 channels of one image:
+// item `i` is image `i / (stride/16)`, channels `16·(i mod (stride/16))` and the next 15.
+
+/// Fills the tiled input of items `begin..<end` from an NCHW input: the interior by
+/// transposes, the border with the cells it reflects or zeros, channels past `channels` zero.
+void bayesagg_winograd_pack_input(
+    const float *x, float *tiled, size_t begin, size_t end, const bayesagg_winograd_shape *s,
+    const bayesagg_winograd_source *source);
+
+/// The adjoint of `bayesagg_winograd_pack_input`: adds the border cells of the tiled gradient
+/// onto the interior cells they copied (destroying the tiled gradient), then writes the
+/// interior into the NCHW input gradient `dx` (which it overwrites).
+void bayesagg_winograd_unpack_input_gradient(
+    float *tiled, float *dx, size_t begin, size_t end, const bayesagg_winograd_shape *s,
+    const bayesagg_winograd_source *source);
+
+/// Fills the tiled output gradient of items `begin..<end` from NCHW images `first…`
+/// `[·, channels, height, width]`, with zeros past an odd plane and past `channels`.
+void bayesagg_winograd_pack_output_gradient(
+    const float *dy, float *tiled, size_t begin, size_t end, const bayesagg_winograd_shape *s,
+    size_t first, size_t channels, size_t height, size_t width);
+
+/// Writes the tiled output of items `begin..<end` into NCHW images `first…`
+/// `[·, channels, height, width]`, plus `bias[c]` when `bias` is not null.
+void bayesagg_winograd_unpack_output(
+    const float *tiled, float *y, const float *bias, size_t begin, size_t end,
+    const bayesagg_winograd_shape *s, size_t first, size_t channels, size_t height,
+    size_t width);
+
+/// `V = Bᵀ d B` of tiles `begin..<end` of a tiled input.
+void bayesagg_winograd_input(
+    const float *tiled, float *v, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// The adjoint of `bayesagg_winograd_input`: adds `B ∂V Bᵀ` of the tiles of items
+/// `begin..<end` (as for the copies) onto their windows of the tiled input gradient.
+void bayesagg_winograd_input_gradient(
+    const float *dv, float *tiled, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// `Y = Aᵀ M A` of tiles `begin..<end`, into a tiled output.
+void bayesagg_winograd_output(
+    const float *m, float *tiled, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// The adjoint of `bayesagg_winograd_output`: `∂M = A ∂Y Aᵀ` of tiles `begin..<end` of a
+/// tiled output gradient.
+void bayesagg_winograd_output_gradient(
+    const float *tiled, float *dm, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// `U[ξ, o, c] = (G w[o, c] Gᵀ)[ξ]` for output channels `begin..<end` of weights
+/// `[out_channels, in_channels, 3, 3]`, `U[ξ]` starting `ξ·spacing` floats into `u`.
+void bayesagg_winograd_weights(
+    const float *w, float *u, size_t spacing, size_t begin, size_t end, size_t out_channels,
+    size_t in_channels);
+
+/// The adjoint of `bayesagg_winograd_weights`: `∂w[o, c] = Gᵀ ∂U[·, o, c] G` for output
+/// channels `begin..<end`.
+void bayesagg_winograd_weight_gradients(
+    const float *du, size_t spacing, float *dw, size_t begin, size_t end, size_t out_channels,
+    size_t in_channels);
 
 #endif

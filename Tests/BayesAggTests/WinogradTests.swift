@@ -1,0 +1,238 @@
+import Autodiff
+import BayesAggTestSupport
+import Layers
+import Tensors
+import Testing
+
+/// A 3×3 stride-1 convolution to compute both ways.
+struct WinogradCase: CustomStringConvertible, Sendable {
+  let input: [Int]
+  let outChannels: Int
+  var padding = 1
+  var mode = PaddingMode.zeros
+  var bias = true
+  var description: String {
+    "\(input) → \(outChannels), p \(padding) \(mode)\(bias ? ", bias" : "")"
+  }
+  var weight: [Int] { [outChannels, input[1], 3, 3] }
+}
+
+/// `max |a − e| / max |e|`: the worst error relative to the largest reference element.
+///
+/// Each output sums `9·Cin` products; both algorithms round every partial sum, so an
+/// element's rounding error scales with the magnitude of those sums, not with the element
+/// itself (which can cancel to nearly zero). The largest element stands for that scale.
+func relativeError(_ actual: Tensor, _ expected: Tensor) -> Double {
+  precondition(actual.shape == expected.shape, "\(actual.shape) vs \(expected.shape)")
+  var (error, scale) = (0.0, 0.0)
+  for (a, e) in zip(actual.scalars, expected.scalars) {
+    error = max(error, abs(Double(a) - Double(e)))
+    scale = max(scale, abs(Double(e)))
+  }
+  return actual.scalars.contains { $0.isNaN } ? .infinity : error / max(scale, 1e-30)
+}
+
+/// The bound of `relativeError` between Winograd and im2col or the direct loops: about 100
+/// times `Float`'s unit roundoff (6·10⁻⁸). The worst seen on these cases is near 10⁻⁶.
+let winogradTolerance = 1e-5
+
+/// Odd, tiny and one-pixel planes, batches of 1 and 3, both paddings, with and without bias,
+/// `Cin ≠ Cout`, channel counts off the vector width, padding 0 to 3; then ResNet-18's 3×3
+/// stride-1 shapes at batch 32 (all but the 2×2 one choose Winograd; the 16×16 one spans two
+/// chunks of images), CIFAR-MTL's, and three chunks of unequal size.
+let winogradCases: [WinogradCase] = [
+  .init(input: [1, 3, 5, 7], outChannels: 4),
+  .init(input: [3, 5, 5, 7], outChannels: 2, mode: .reflect, bias: false),
+  .init(input: [3, 2, 3, 3], outChannels: 3, mode: .reflect),
+  .init(input: [1, 4, 3, 3], outChannels: 9, bias: false),
+  .init(input: [3, 4, 1, 1], outChannels: 6),
+  .init(input: [1, 3, 2, 2], outChannels: 5, mode: .reflect, bias: false),
+  .init(input: [3, 6, 2, 2], outChannels: 4),
+  .init(input: [2, 6, 5, 7], outChannels: 5, padding: 0),
+  .init(input: [2, 3, 4, 6], outChannels: 3, padding: 2, bias: false),
+  .init(input: [2, 9, 7, 5], outChannels: 3, padding: 2, mode: .reflect),
+  .init(input: [1, 3, 2, 3], outChannels: 2, padding: 3),
+  .init(input: [3, 20, 9, 11], outChannels: 17, mode: .reflect),
+  .init(input: [2, 16, 6, 6], outChannels: 24, bias: false),
+  .init(input: [32, 64, 16, 16], outChannels: 64, bias: false),
+  .init(input: [32, 128, 8, 8], outChannels: 128, bias: false),
+  .init(input: [32, 256, 4, 4], outChannels: 256, bias: false),
+  .init(input: [32, 512, 2, 2], outChannels: 512, bias: false),
+  .init(input: [8, 160, 10, 10], outChannels: 160, mode: .reflect),
+  .init(input: [8, 160, 3, 3], outChannels: 160, mode: .reflect),
+  .init(input: [40, 64, 16, 16], outChannels: 48),
+]
+
+/// The forward output and the three gradients of one case under `algorithm`.
+private func evaluate(
+  _ c: WinogradCase, _ algorithm: ConvolutionAlgorithm, seed: UInt64,
+  needInput: Bool = true, needWeight: Bool = true
+) -> (output: Tensor, input: Tensor?, weight: Tensor?, bias: Tensor?) {
+  var generator = RandomGenerator(seed: seed)
+  let x = Tensor.randomNormal(shape: c.input, using: &generator)
+  let w = Tensor.randomNormal(shape: c.weight, using: &generator)
+  let b = c.bias ? Tensor.randomNormal(shape: [c.outChannels], using: &generator) : nil
+  return ConvolutionAlgorithm.$forced.withValue(algorithm) {
+    let y = x.convolved(with: w, bias: b, padding: c.padding, paddingMode: c.mode)
+    let g = Tensor.randomNormal(shape: y.shape, using: &generator)
+    let gradients = g.convolutionPullback(
+      input: x, weight: w, stride: 1, padding: c.padding, paddingMode: c.mode,
+      needInput: needInput, needWeight: needWeight, needBias: c.bias)
+    return (y, gradients.input, gradients.weight, gradients.bias)
+  }
+}
+
+@Suite("Winograd F(2×2, 3×3) convolutions")
+struct WinogradTests {
+  @Test("forward, input and weight gradients equal im2col's", arguments: winogradCases)
+  func matchesIm2col(_ c: WinogradCase) {
+    let fast = evaluate(c, .winograd, seed: 31)
+    let reference = evaluate(c, .im2col, seed: 31)
+    let errors = [
+      ("output", relativeError(fast.output, reference.output)),
+      ("input gradient", relativeError(fast.input!, reference.input!)),
+      ("weight gradient", relativeError(fast.weight!, reference.weight!)),
+    ]
+    for (name, error) in errors {
+      #expect(error < winogradTolerance, "\(c) \(name): relative error \(error)")
+    }
+    if c.bias {
+      #expect(relativeError(fast.bias!, reference.bias!) < winogradTolerance, "\(c) bias")
+    }
+  }
+
+  @Test(
+    "one gradient alone equals the same gradient computed with the other",
+    arguments: [winogradCases[1], winogradCases[11], winogradCases[14]])
+  func singleGradients(_ c: WinogradCase) {
+    let both = evaluate(c, .winograd, seed: 32)
+    let input = evaluate(c, .winograd, seed: 32, needWeight: false)
+    let weight = evaluate(c, .winograd, seed: 32, needInput: false)
+    #expect(input.weight == nil && weight.input == nil)
+    let (sameInput, sameWeight) = (input.input == both.input, weight.weight == both.weight)
+    #expect(sameInput)
+    #expect(sameWeight)
+  }
+
+  @Test("forward equals the direct loops in Double", arguments: winogradCases.prefix(13))
+  func matchesDirectLoops(_ c: WinogradCase) {
+    var generator = RandomGenerator(seed: 33)
+    let x = Tensor.randomNormal(shape: c.input, using: &generator)
+    let w = Tensor.randomNormal(shape: c.weight, using: &generator)
+    let b = Tensor.randomNormal(shape: [c.outChannels], using: &generator)
+    let fast = ConvolutionAlgorithm.$forced.withValue(.winograd) {
+      x.convolved(with: w, bias: b, padding: c.padding, paddingMode: c.mode)
+    }
+    let slow = directConvolution(
+      x, w, b, stride: 1, padding: c.padding, reflect: c.mode == .reflect)
+    let error = relativeError(fast, slow)
+    #expect(error < winogradTolerance, "\(c): relative error \(error)")
+  }
+
+  @Test("the Winograd pullback is the adjoint of the Winograd forward map")
+  func pullbackIsAdjoint() {
+    for c in [winogradCases[2], winogradCases[9], winogradCases[11]] {
+      var generator = RandomGenerator(seed: 34)
+      let x = Tensor.randomNormal(shape: c.input, using: &generator)
+      let w = Tensor.randomNormal(shape: c.weight, using: &generator)
+      ConvolutionAlgorithm.$forced.withValue(.winograd) {
+        let y = x.convolved(with: w, bias: nil, padding: c.padding, paddingMode: c.mode)
+        let g = Tensor.randomNormal(shape: y.shape, using: &generator)
+        let gradients = g.convolutionPullback(
+          input: x, weight: w, stride: 1, padding: c.padding, paddingMode: c.mode,
+          needInput: true, needWeight: true, needBias: false)
+        let direct = dot(g, y)
+        let scale = max(1, abs(direct))
+        #expect(abs(dot(gradients.input!, x) - direct) / scale < 1e-5, "\(c)")
+        #expect(abs(dot(gradients.weight!, w) - direct) / scale < 1e-5, "\(c)")
+      }
+    }
+  }
+
+  @Test(
+    "backward through Variable.conv2d agrees with central differences where Winograd is chosen",
+    arguments: [
+      WinogradCase(input: [4, 16, 8, 8], outChannels: 16, mode: .reflect),
+      WinogradCase(input: [2, 16, 9, 15], outChannels: 24, bias: false),
+    ])
+  func gradientCheck(_ c: WinogradCase) {
+    let g = ConvolutionGeometry(
+      input: c.input, weight: c.weight, stride: 1, padding: c.padding, paddingMode: c.mode)
+    #expect(g.algorithm == .winograd)
+    var generator = RandomGenerator(seed: 35)
+    let shapes = [c.input, c.weight] + (c.bias ? [[c.outChannels]] : [])
+    let inputs = shapes.map { Tensor.randomNormal(shape: $0, using: &generator) }
+    // The convolution is linear in each input, so central differences have no truncation
+    // error and a wide step only shrinks the rounding noise of the 4096 summed outputs.
+    let report = checkGradients(
+      of: { v in
+        v[0].conv2d(
+          weight: v[1], bias: v.count > 2 ? v[2] : nil, padding: c.padding, paddingMode: c.mode)
+      }, at: inputs, epsilon: 0.1)
+    #expect(report.checkedElements > 0)
+    #expect(report.worstError < 2e-3, "\(c): \(report)")
+  }
+
+  @Test("ResNet-18 at batch 32 runs its 3×3 stride-1 convolutions on 16×16 to 4×4 by Winograd")
+  func resNetDispatch() {
+    var generator = RandomGenerator(seed: 36)
+    let network = ResNet.resNet18(inputShape: [3, 64, 64], using: &generator)
+    _ = Variable.withoutRecording {
+      network(Variable(Tensor.randomNormal(shape: [32, 3 * 64 * 64], using: &generator)))
+    }
+    var chosen = 0
+    for layer in network.convolutions {
+      let shape = layer.lastInputShape!
+      let g = ConvolutionGeometry(
+        input: shape, weight: layer.weight.shape, stride: layer.stride,
+        padding: layer.padding, paddingMode: layer.paddingMode)
+      // The last stage's 2×2 planes have 32 tiles, too few (see `winogradWins`).
+      let expected: ConvolutionAlgorithm =
+        layer.kernelSize == 3 && layer.stride == 1 && shape[2] >= 4 ? .winograd : .im2col
+      #expect(g.algorithm == expected, "\(g)")
+      chosen += g.algorithm == .winograd ? 1 : 0
+    }
+    #expect(chosen == 10)
+  }
+
+  @Test("CIFAR-MTL keeps its 3-channel first layer on im2col; a forced choice needs 3×3, stride 1")
+  func cifarDispatch() {
+    let first = ConvolutionGeometry(
+      input: [128, 3, 32, 32], weight: [160, 3, 3, 3], stride: 1, padding: 1,
+      paddingMode: .reflect)
+    let later = ConvolutionGeometry(
+      input: [128, 160, 10, 10], weight: [160, 160, 3, 3], stride: 1, padding: 1,
+      paddingMode: .reflect)
+    let last = ConvolutionGeometry(
+      input: [128, 160, 3, 3], weight: [160, 160, 3, 3], stride: 1, padding: 1,
+      paddingMode: .reflect)
+    #expect(first.algorithm == .im2col)
+    #expect(later.algorithm == .winograd)
+    #expect(last.algorithm == .winograd)
+    let strided = ConvolutionGeometry(
+      input: [2, 64, 16, 16], weight: [128, 64, 3, 3], stride: 2, padding: 1,
+      paddingMode: .zeros)
+    ConvolutionAlgorithm.$forced.withValue(.winograd) {
+      #expect(strided.algorithm == .im2col)
+      #expect(first.algorithm == .winograd)
+    }
+  }
+
+  @Test("the default path computes a ResNet-18 shape exactly as forced Winograd does")
+  func defaultRunsWinograd() {
+    // Winograd and im2col round differently, so bitwise equality with one and not the other
+    // shows which one ran.
+    let c = winogradCases[14]
+    let automatic = evaluate(c, .winograd, seed: 37)
+    let plain = ConvolutionAlgorithm.$forced.withValue(nil) {
+      var generator = RandomGenerator(seed: 37)
+      let x = Tensor.randomNormal(shape: c.input, using: &generator)
+      let w = Tensor.randomNormal(shape: c.weight, using: &generator)
+      return x.convolved(with: w, bias: nil, padding: c.padding, paddingMode: c.mode)
+    }
+    let reference = evaluate(c, .im2col, seed: 37)
+    let (sameAsWinograd, sameAsIm2col) = (plain == automatic.output, plain == reference.output)
+    #expect(sameAsWinograd)
+    #expect(!sameAsIm2col)
+  }
+}
