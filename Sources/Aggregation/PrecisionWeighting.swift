@@ -34,12 +34,20 @@ public func precisionWeightedAggregate(
       "precisionWeightedAggregate: moments [\(group.batchSize), \(group.representationSize)] "
         + "and [\(batch), \(d)] differ")
     let tasks = group.taskCount
+    // pow(v, ½) and pow(v, 1) are √v and v, both correctly rounded: no call to `pow` for them.
+    let precisionOf: (Double) -> Double =
+      switch power {
+      case 0: { _ in 1 }
+      case 0.5: { 1 / $0.squareRoot() }
+      case 1: { 1 / $0 }
+      default: { 1 / pow($0, power) }
+      }
     for b in 0..<batch {
       for t in 0..<tasks where group.isPresent(b, task: t) {
         let base = b * tasks * d + t * d
         for j in 0..<d {
           let v = max(group.variance.scalars[base + j], varianceFloor)
-          let precision = power == 0 ? 1 : 1 / pow(v, power)
+          let precision = precisionOf(v)
           numerator.scalars[b * d + j] += precision * group.mean.scalars[base + j]
           denominator.scalars[b * d + j] += precision
         }

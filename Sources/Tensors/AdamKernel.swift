@@ -1,3 +1,5 @@
+import CKernels
+
 /// One Adam step (Kingma and Ba, ICLR 2015) on a parameter, in place, with L2 weight decay added
 /// to the gradient as `torch.optim.Adam` applies it:
 /// ```
@@ -5,8 +7,8 @@
 /// θ ← θ − stepSize · m / (√v / secondMomentCorrection + ε)
 /// ```
 /// with `stepSize = lr / (1 − β₁ᵗ)` and `secondMomentCorrection = √(1 − β₂ᵗ)`. The four arrays
-/// are streamed once, split over the cores for large parameters; each element's arithmetic is
-/// the same on every path.
+/// are streamed once by a C kernel on the widest vectors the processor has, split over the cores
+/// for large parameters; each element's arithmetic is the same on every path.
 ///
 /// - Precondition: `parameter`, `gradient` and both moments have the same length.
 /// - Complexity: O(n).
@@ -30,14 +32,10 @@ public func adamUpdate(
             theta.baseAddress!, grad.baseAddress!, first.baseAddress!, second.baseAddress!
           )
           Parallel.forEachChunk(count: count, costPerItem: 4) { range in
-            for i in range {
-              let g = pg[i] + decay * pt[i]
-              let m = b1 * pm[i] + (1 - b1) * g
-              let v = b2 * pv[i] + (1 - b2) * g * g
-              pm[i] = m
-              pv[i] = v
-              pt[i] -= stepSize * m / (v.squareRoot() / secondMomentCorrection + eps)
-            }
+            bayesagg_adam(
+              pt + range.lowerBound, pg + range.lowerBound, pm + range.lowerBound,
+              pv + range.lowerBound, range.count, stepSize, secondMomentCorrection, decay, b1,
+              b2, eps)
           }
         }
       }

@@ -104,4 +104,12 @@ void bayesagg_winograd_weight_gradients(
     const float *du, size_t spacing, float *dw, size_t begin, size_t end, size_t out_channels,
     size_t in_channels);
 
+/// One Adam step over `count` parameters in place, the arithmetic of `adamUpdate` (Tensors) in
+/// the same order and without contraction, so every level gives the same bits:
+/// `g = ∇ + λθ; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g·g; θ ← θ − s·m / (√v / c + ε)`.
+void bayesagg_adam(
+    float *restrict parameter, const float *restrict gradient, float *restrict first_moment,
+    float *restrict second_moment, size_t count, float step_size, float correction,
+    float weight_decay, float beta1, float beta2, float epsilon);
+
 #endif
