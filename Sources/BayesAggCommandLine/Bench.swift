@@ -185,7 +185,8 @@ enum Bench {
     if let convolution = ls.convolutionProfile(for: batches[0], repeats: max(3, steps / 2)) {
       console.print(
         String(
-          format: "convolutions (forward + backward): %.2f ms, %.1f GFLOP/s = %.0f%% of sgemm",
+          format: "convolutions (forward + backward): %.2f ms, %.1f GFLOP/s = %.0f%% of sgemm"
+            + " (direct-convolution arithmetic over time; Winograd layers do less)",
           convolution.milliseconds, convolution.gigaflopsPerSecond,
           100 * convolution.gigaflopsPerSecond / sgemm))
       if convolution.winogradLayers > 0 {
