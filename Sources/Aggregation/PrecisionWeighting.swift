@@ -35,21 +35,32 @@ public func precisionWeightedAggregate(
         + "and [\(batch), \(d)] differ")
     let tasks = group.taskCount
     // pow(v, ½) and pow(v, 1) are √v and v, both correctly rounded: no call to `pow` for them.
-    let precisionOf: (Double) -> Double =
-      switch power {
-      case 0: { _ in 1 }
-      case 0.5: { 1 / $0.squareRoot() }
-      case 1: { 1 / $0 }
-      default: { 1 / pow($0, power) }
-      }
-    for b in 0..<batch {
-      for t in 0..<tasks where group.isPresent(b, task: t) {
-        let base = b * tasks * d + t * d
-        for j in 0..<d {
-          let v = max(group.variance.scalars[base + j], varianceFloor)
-          let precision = precisionOf(v)
-          numerator.scalars[b * d + j] += precision * group.mean.scalars[base + j]
-          denominator.scalars[b * d + j] += precision
+    @inline(__always) func precisionOf(_ v: Double) -> Double {
+      power == 0.5 ? 1 / v.squareRoot() : power == 1 ? 1 / v : power == 0 ? 1 : 1 / pow(v, power)
+    }
+    group.mean.scalars.withUnsafeBufferPointer { mean in
+      group.variance.scalars.withUnsafeBufferPointer { variance in
+        numerator.scalars.withUnsafeMutableBufferPointer { top in
+          denominator.scalars.withUnsafeMutableBufferPointer { bottom in
+            let (pm, pv) = (mean.baseAddress!, variance.baseAddress!)
+            let (pt, pb) = (top.baseAddress!, bottom.baseAddress!)
+            // Each datum's sums are its own, in task order on every path: the split over the
+            // cores (for the `pow` calls of a general α) changes no bits.
+            Parallel.forEachChunk(count: batch, costPerItem: tasks * d * 16) { range in
+              for b in range {
+                let (sum, weight) = (pt + b * d, pb + b * d)
+                for t in 0..<tasks where group.isPresent(b, task: t) {
+                  let base = b * tasks * d + t * d
+                  let (mu, sigma2) = (pm + base, pv + base)
+                  for j in 0..<d {
+                    let precision = precisionOf(max(sigma2[j], varianceFloor))
+                    sum[j] += precision * mu[j]
+                    weight[j] += precision
+                  }
+                }
+              }
+            }
+          }
         }
       }
     }

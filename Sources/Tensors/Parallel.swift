@@ -9,9 +9,9 @@ import Dispatch
 ///
 /// BLAS calls are never made from inside a chunk, so OpenBLAS's own threads and these never
 /// compete.
-enum Parallel {
+public enum Parallel {
   /// The number of cores the process may run on, read once.
-  static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+  public static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
   /// Below this many elements of work, a loop runs on the calling thread.
   static let minimumElementsPerChunk = 1 << 16
@@ -26,7 +26,7 @@ enum Parallel {
   ///   - body: processes one range; it must write only what belongs to that range.
   /// - Complexity: `count` calls' worth of `body` work, split over up to `coreCount` threads.
   @inline(__always)
-  static func forEachChunk(
+  public static func forEachChunk(
     count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void
   ) {
     guard count > 0 else { return }

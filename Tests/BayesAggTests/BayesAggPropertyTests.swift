@@ -1,5 +1,6 @@
 import Aggregation
 import BayesAggTestSupport
+import Foundation
 import Tensors
 import Testing
 
@@ -74,6 +75,39 @@ struct BayesAggPropertyTests {
     #expect(abs(nearZero[0, 0] - 2) < 1e-7)
     let one = precisionWeightedAggregate([moments], powers: [1], varianceFloor: 1e-8)
     #expect(abs(one[0, 0] - (1 / 0.01 + 3 / 100) / (1 / 0.01 + 1 / 100)) < 1e-12)
+  }
+
+  @Test("precision weighting equals eq. 6 with pow, for α = ½, 1 and a general α, split or not")
+  func weightingMatchesFormula() {
+    // 64 data × 4 tasks × 32 dimensions: enough work to be split over the cores.
+    var generator = RandomGenerator(seed: 8)
+    let (batch, tasks, d) = (64, 4, 32)
+    var moments = TaskMoments(batchSize: batch, taskCount: tasks, representationSize: d)
+    let count = batch * tasks * d
+    func draws() -> [Double] {
+      Tensor.randomNormal(shape: [count], using: &generator).scalars.map(Double.init)
+    }
+    moments.mean = Matrix(rows: batch, columns: tasks * d, scalars: draws())
+    moments.variance = Matrix(rows: batch, columns: tasks * d, scalars: draws().map { $0 * $0 })
+    for b in 0..<batch {
+      for t in 0..<tasks where (b + t) % 3 != 0 { moments.setPresent(b, t) }
+    }
+    for power in [0.5, 1, 0.0005] {
+      let g = precisionWeightedAggregate([moments], powers: [power], varianceFloor: 1e-8)
+      var expected = Matrix(rows: batch, columns: d)
+      for b in 0..<batch {
+        for j in 0..<d {
+          var (sum, weight) = (0.0, 0.0)
+          for t in 0..<tasks where moments.isPresent(b, task: t) {
+            let precision = 1 / pow(max(moments.variance[b, t * d + j], 1e-8), power)
+            sum += precision * moments.mean[b, t * d + j]
+            weight += precision
+          }
+          expected[b, j] = weight > 0 ? sum / weight / Double(batch) : 0
+        }
+      }
+      #expect(g.scalars == expected.scalars, "α = \(power)")
+    }
   }
 
   @Test("a missing label gives that task zero weight, and no label at all gives zero")
