@@ -77,11 +77,18 @@ extension Tensor {
               }
               return
             }
+            // Overlapping or padded windows: `maxPooled`'s search, its plane index turned into
+            // the offset within the window.
             Parallel.forEachChunk(count: chunkPool.planes, costPerItem: h * w) { range in
               for plane in range {
                 let cells = (start + plane) * oh * ow
-                poolWindows(
-                  of: ps + plane * h * w, chunkPool, into: y + cells, choices: o + cells)
+                forEachWindowMaximum(of: ps + plane * h * w, chunkPool) { cell, index, value in
+                  let (i, j) = cell.quotientAndRemainder(dividingBy: ow)
+                  let u = index / w - (i * poolStride - poolPadding)
+                  let v = index % w - (j * poolStride - poolPadding)
+                  y[cells + cell] = value
+                  o[cells + cell] = UInt8(u * poolSize + v)
+                }
               }
             }
           }
@@ -191,41 +198,6 @@ extension Tensor {
     return Tensor(
       shape: [images] + shape.dropFirst(),
       scalars: Array(scalars[(first * perImage)..<((first + images) * perImage)]))
-  }
-}
-
-/// Max pooling of one plane `x` into `pooled`, with the offset `u·k + v` within each window of
-/// the element it took in `choices`: the first maximum in row-major order, or the first NaN, as
-/// `maxPooled` chooses.
-@inline(__always)
-private func poolWindows(
-  of x: UnsafePointer<Float>, _ g: PoolingGeometry, into pooled: UnsafeMutablePointer<Float>,
-  choices: UnsafeMutablePointer<UInt8>
-) {
-  let (h, w, oh, ow, k, s, p) = (
-    g.height, g.width, g.outHeight, g.outWidth, g.kernelSize, g.stride, g.padding
-  )
-  for i in 0..<oh {
-    let top = i * s - p
-    let rows = max(-top, 0)..<min(k, h - top)
-    for j in 0..<ow {
-      let left = j * s - p
-      let columns = max(-left, 0)..<min(k, w - left)
-      var best = -Float.infinity
-      var choice = rows.lowerBound * k + columns.lowerBound
-      for u in rows {
-        let row = x + (top + u) * w + left
-        for v in columns {
-          // Selects rather than branches: a greater value, or the first NaN, takes the window.
-          let value = row[v]
-          let takes = value > best || (value.isNaN && !best.isNaN)
-          best = takes ? value : best
-          choice = takes ? u * k + v : choice
-        }
-      }
-      pooled[i * ow + j] = best
-      choices[i * ow + j] = UInt8(truncatingIfNeeded: choice)
-    }
   }
 }
 

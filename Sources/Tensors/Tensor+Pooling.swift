@@ -217,7 +217,7 @@ extension Tensor {
 /// plane `x`, with the index `r·W + c` within the plane of the element its window takes and that
 /// element's value: the first maximum in row-major order, or the first NaN.
 @inline(__always)
-private func forEachWindowMaximum(
+func forEachWindowMaximum(
   of x: UnsafePointer<Float>, _ g: PoolingGeometry, _ body: (Int, Int, Float) -> Void
 ) {
   let (h, w, oh, ow, k, s, p) = (
