@@ -25,7 +25,7 @@ let package = Package(
     .target(
       name: "Optimizers", dependencies: ["Autodiff", "Tensors"], swiftSettings: swiftSettings),
     .target(
-      name: "Aggregation", dependencies: ["Tensors", "CLinearAlgebra"],
+      name: "Aggregation", dependencies: ["Tensors", "CLinearAlgebra", "CKernels"],
       swiftSettings: swiftSettings),
     .target(name: "Datasets", dependencies: ["Tensors", "CZlib"], swiftSettings: swiftSettings),
     .target(

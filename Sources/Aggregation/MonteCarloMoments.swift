@@ -1,3 +1,4 @@
+import CKernels
 import CLinearAlgebra
 import Dispatch
 import Foundation
@@ -87,7 +88,7 @@ final class WorkQueue: @unchecked Sendable {
 /// Cody–Waite reduction `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, then the Cephes `expf`
 /// polynomial for `e^r` and `2^n` built in the exponent bits: about 1 ulp.
 @inline(__always)
-private func fastExp(_ x: Float) -> Float {
+func fastExp(_ x: Float) -> Float {
   let x = min(max(x, -87), 87)
   // Adding 1.5 · 2²³ rounds x / ln 2 to the integer n, which lands in the low mantissa bits.
   let shifted = x * 1.442_695_04 + 12_582_912
@@ -254,11 +255,9 @@ private func binaryOutputMoments(
               for s in row { (r[s], r2[s]) = (0, 0) }
               continue
             }
-            for s in row {
-              let residual = 1 / (1 + fastExp(-r[s])) - y
-              r[s] = residual
-              r2[s] = residual * residual
-            }
+            // `fastExp`'s arithmetic, vectorised in C.
+            bayesagg_binary_residuals(
+              r.baseAddress! + row.lowerBound, r2.baseAddress! + row.lowerBound, samples, y)
           }
         }
       }

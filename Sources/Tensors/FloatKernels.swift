@@ -80,9 +80,20 @@ extension CholeskyFactor {
   /// (`floatMultiplyByLowerTriangle`) instead of a solve.
   /// - Complexity: O(n³).
   public func lowerInverseAsFloat() -> [Float] {
-    var inverse = [Double](repeating: 0, count: size * size)
-    for i in 0..<size { inverse[i * size + i] = 1 }
-    inverse.withUnsafeMutableBufferPointer { rightSolveLower(rows: size, inPlace: $0) }
-    return inverse.map { Float($0) }
+    guard size > 0 else { return [] }
+    // Row-major L is the column-major upper triangle Lᵀ; `dtrtri` inverts it in place, and
+    // (Lᵀ)⁻¹ read back row-major is L⁻¹. The zeros above L's diagonal stay zeros.
+    var inverse = lower.scalars
+    var (uplo, diag) = (CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "N")))
+    var (n, lda, info) = (Int32(size), Int32(size), Int32(0))
+    inverse.withUnsafeMutableBufferPointer {
+      dtrtri_(&uplo, &diag, &n, $0.baseAddress, &lda, &info, 1, 1)
+    }
+    precondition(info == 0, "dtrtri: info \(info) for a Cholesky factor of size \(size)")
+    return [Float](unsafeUninitializedCapacity: inverse.count) { buffer, count in
+      for i in inverse.indices { buffer[i] = Float(inverse[i]) }
+      count = inverse.count
+    }
   }
+
 }

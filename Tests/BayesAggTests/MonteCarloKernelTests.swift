@@ -1,7 +1,9 @@
-import Aggregation
 import BayesAggTestSupport
+import CKernels
 import Tensors
 import Testing
+
+@testable import Aggregation
 
 /// A classification problem of `groups` at representation size `d`, with some labels missing.
 private struct ClassificationProblem {
@@ -155,5 +157,53 @@ struct MonteCarloKernelTests {
           "group \(group) Var_g[\(i)]: \(mc.variance.scalars[i]) vs \(q.variance.scalars[i])")
       }
     }
+  }
+}
+
+@Suite("Monte-Carlo C kernels")
+struct MonteCarloCKernelTests {
+  @Test("binary residuals in C equal the Swift fastExp formula bitwise, with vector remainders")
+  func binaryResiduals() {
+    var generator = RandomGenerator(seed: 37)
+    // Logits over the whole clamped range and beyond, including ±0 and huge values.
+    var logits = (0..<1037).map { _ in Float(generator.nextNormal() * 30) }
+    logits += [0, -0, 87, -87, 88, -88, 1e30, -1e30, 1e-30]
+    for target: Float in [0, 1] {
+      let expected = logits.map { 1 / (1 + fastExp(-$0)) - target }
+      for count in [logits.count, 17, 1] {
+        var residuals = Array(logits[..<count])
+        var squares = [Float](repeating: .nan, count: count)
+        bayesagg_binary_residuals(&residuals, &squares, count, target)
+        for i in 0..<count {
+          #expect(residuals[i].bitPattern == expected[i].bitPattern, "logit \(logits[i])")
+          #expect(squares[i].bitPattern == (expected[i] * expected[i]).bitPattern)
+        }
+      }
+    }
+    // σ − y lies in [−1, 1] and is monotone in the logit.
+    var sorted = logits.sorted()
+    var squares = sorted
+    bayesagg_binary_residuals(&sorted, &squares, sorted.count, 0)
+    #expect(sorted.allSatisfy { $0 >= 0 && $0 <= 1 })
+    #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0 <= $1 })
+  }
+
+  @Test("the Float L⁻¹ of a blocked-size factor times L is the identity")
+  func largeInverse() throws {
+    var generator = RandomGenerator(seed: 38)
+    let n = 161
+    let a = randomMatrix(200, n, &generator)
+    let factor = try (matmul(a, a, transposeA: true) + Matrix.identity(n, scale: 0.5)).cholesky()
+    let inverse = factor.lowerInverseAsFloat()
+    let product = matmul(
+      Matrix(rows: n, columns: n, scalars: inverse.map { Double($0) }), factor.lower)
+    var worst = 0.0
+    for i in 0..<n {
+      for j in 0..<n {
+        if j > i { #expect(inverse[i * n + j] == 0) }
+        worst = max(worst, abs(product[i, j] - (i == j ? 1 : 0)))
+      }
+    }
+    #expect(worst < 1e-5, "max |L⁻¹L − I| = \(worst)")
   }
 }

@@ -112,4 +112,10 @@ void bayesagg_adam(
     float *restrict second_moment, size_t count, float step_size, float correction,
     float weight_decay, float beta1, float beta2, float epsilon);
 
+/// The residuals of sigmoid outputs against one label, in place, and their squares:
+/// `logits[i] ← σ(logits[i]) − target`, `squares[i] ← logits[i]²`, with `σ(a) = 1 / (1 + e⁻ᵃ)`
+/// and eˣ by the Swift `fastExp` (MonteCarloMoments.swift), operation for operation.
+void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, size_t count,
+                               float target);
+
 #endif
