@@ -31,8 +31,7 @@ struct GaussHermiteRule: Sendable {
   }
 }
 
-/// The moments of `g = (σ(a) − y) w[:d]` for `w ~ N(m, Σ)`, `a = wᵀhb`, by quadrature, written
-/// into task `t` of `moments`.
+/// The moments of `g = (σ(a) − y) w[:d]` for `w ~ N(m, Σ)`, `a = wᵀhb`, by quadrature.
 ///
 /// The logit is Gaussian, `a = μ_a + s u` with `μ_a = mᵀhb`, `s² = hbᵀΣhb`, `u ~ N(0, 1)`, and
 /// given `u`, `w_j ~ N(m_j + e_j u, Σ_jj − e_j²)` with `e = Σhb / s`. With `r = σ(a) − y`:
@@ -47,58 +46,79 @@ struct GaussHermiteRule: Sendable {
 ///   - mean: `m`, length `d + 1`.
 ///   - covariance: `Σ`, `(d + 1) × (d + 1)`.
 ///   - rule: The quadrature rule.
-///   - t: The task index in `moments`.
+/// - Returns: `E[g]` and `E[g²]`, `[B, d]` (zero rows for absent data).
 /// - Complexity: O(B · (d² + nodes)).
 func logitQuadratureMoments(
-  hb: Matrix, labels: [Double], mean: [Double], covariance: Matrix, rule: GaussHermiteRule,
-  task t: Int, into moments: inout TaskMoments
-) {
-  let d = hb.columns - 1
+  hb: Matrix, labels: [Double], mean: [Double], covariance: Matrix, rule: GaussHermiteRule
+) -> (first: Matrix, second: Matrix) {
+  let (batch, width) = (hb.rows, hb.columns)
+  let d = width - 1
   let c = matmul(hb, covariance)
-  var firstMoment = Matrix(rows: hb.rows, columns: d)
+  let diagonal = (0..<d).map { covariance[$0, $0] }
+  var firstMoment = Matrix(rows: batch, columns: d)
   var secondMoment = firstMoment
-  for b in 0..<hb.rows {
-    let y = labels[b]
-    guard !y.isNaN else { continue }
-    moments.setPresent(b, t)
-    var (meanLogit, variance) = (0.0, 0.0)
-    for j in 0...d {
-      meanLogit += mean[j] * hb[b, j]
-      variance += c[b, j] * hb[b, j]
-    }
-    let s = max(variance, 0).squareRoot()
-    var (e0, e1, q0, q1, q2) = (0.0, 0.0, 0.0, 0.0, 0.0)
-    for (u, omega) in zip(rule.nodes, rule.weights) {
-      let r = sigmoid(meanLogit + s * u) - y
-      e0 += omega * r
-      e1 += omega * r * u
-      q0 += omega * r * r
-      q1 += omega * r * r * u
-      q2 += omega * r * r * u * u
-    }
-    for j in 0..<d {
-      let e = s > 0 ? c[b, j] / s : 0
-      let m = mean[j]
-      firstMoment[b, j] = m * e0 + e * e1
-      secondMoment[b, j] = (m * m + covariance[j, j] - e * e) * q0 + 2 * m * e * q1 + e * e * q2
+  hb.scalars.withUnsafeBufferPointer { hbRows in
+    c.scalars.withUnsafeBufferPointer { cRows in
+      firstMoment.scalars.withUnsafeMutableBufferPointer { first in
+        secondMoment.scalars.withUnsafeMutableBufferPointer { second in
+          for b in 0..<batch where !labels[b].isNaN {
+            let y = labels[b]
+            let (h, cb) = (hbRows.baseAddress! + b * width, cRows.baseAddress! + b * width)
+            var (meanLogit, variance) = (0.0, 0.0)
+            for j in 0...d {
+              meanLogit += mean[j] * h[j]
+              variance += cb[j] * h[j]
+            }
+            let s = max(variance, 0).squareRoot()
+            var (e0, e1, q0, q1, q2) = (0.0, 0.0, 0.0, 0.0, 0.0)
+            for (u, omega) in zip(rule.nodes, rule.weights) {
+              let r = sigmoid(meanLogit + s * u) - y
+              e0 += omega * r
+              e1 += omega * r * u
+              q0 += omega * r * r
+              q1 += omega * r * r * u
+              q2 += omega * r * r * u * u
+            }
+            let (firstRow, secondRow) = (first.baseAddress! + b * d, second.baseAddress! + b * d)
+            for j in 0..<d {
+              let e = s > 0 ? cb[j] / s : 0
+              let m = mean[j]
+              firstRow[j] = m * e0 + e * e1
+              secondRow[j] = (m * m + diagonal[j] - e * e) * q0 + 2 * m * e * q1 + e * e * q2
+            }
+          }
+        }
+      }
     }
   }
-  store(mean: firstMoment, second: secondMoment, task: t, into: &moments)
+  return (firstMoment, secondMoment)
 }
 
-/// Binary-output moments by quadrature; see `logitQuadratureMoments`.
+/// Binary-output moments by quadrature; see `logitQuadratureMoments`. The outputs are
+/// independent and run concurrently; each result is the same on any number of cores.
 ///
 /// - Complexity: O(O · (d³ + B · (d² + nodes))).
 func binaryQuadratureMoments(
   h: Matrix, labels: Matrix, posteriors: [GaussianPosterior], rule: GaussHermiteRule
 ) -> TaskMoments {
   let hb = h.appendingColumn(repeating: 1)
-  var moments = TaskMoments(
-    batchSize: h.rows, taskCount: posteriors.count, representationSize: h.columns)
-  for (o, posterior) in posteriors.enumerated() {
-    logitQuadratureMoments(
-      hb: hb, labels: labels.column(o), mean: posterior.mean, covariance: posterior.covariance(),
-      rule: rule, task: o, into: &moments)
+  let outputs = posteriors.count
+  var moments = TaskMoments(batchSize: h.rows, taskCount: outputs, representationSize: h.columns)
+  var results = [(first: Matrix, second: Matrix)?](repeating: nil, count: outputs)
+  let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
+  results.withUnsafeMutableBufferPointer { results in
+    let queue = WorkQueue(count: outputs)
+    forEachItem(workers) { _ in
+      while let o = queue.next() {
+        results[o] = logitQuadratureMoments(
+          hb: hb, labels: labels.column(o), mean: posteriors[o].mean,
+          covariance: posteriors[o].covariance(), rule: rule)
+      }
+    }
+  }
+  for o in 0..<outputs {
+    for b in 0..<h.rows where !labels[b, o].isNaN { moments.setPresent(b, o) }
+    store(mean: results[o]!.first, second: results[o]!.second, task: o, into: &moments)
   }
   return moments
 }
@@ -125,8 +145,10 @@ func twoClassQuadratureMoments(
   }
   let targets = labels.column(0).map { $0.isNaN ? Double.nan : ($0 == 1 ? 1.0 : 0.0) }
   var moments = TaskMoments(batchSize: h.rows, taskCount: 1, representationSize: h.columns)
-  logitQuadratureMoments(
+  let (first, second) = logitQuadratureMoments(
     hb: h.appendingColumn(repeating: 1), labels: targets, mean: mean, covariance: difference,
-    rule: rule, task: 0, into: &moments)
+    rule: rule)
+  for b in 0..<h.rows where !targets[b].isNaN { moments.setPresent(b, 0) }
+  store(mean: first, second: second, task: 0, into: &moments)
   return moments
 }
