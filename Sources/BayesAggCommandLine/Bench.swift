@@ -201,11 +201,17 @@ enum Bench {
             convolution.im2colMilliseconds / convolution.winogradMilliseconds))
       }
     }
+    // The parameters and Adam's moments are allocated during the first steps and stay: they
+    // are the model's, not the step's, so the step's own peak leaves them out.
+    let stepPeak = lsPeak - residentAtStart - Double(ls.parameterStateBytes) / 1e6
     console.print(
       String(
         format: "memory: LS keeps %.1f MB for backward; peak resident over the LS steps "
-          + "%.1f MB (+%.1f MB on %.1f MB at the start), over the BayesAgg-MTL steps +%.1f MB",
+          + "%.1f MB (+%.1f MB on %.1f MB at the start, %.1f MB of it parameters and Adam's "
+          + "moments); the step's own peak %.1f MB = %.2f× what it keeps; over the BayesAgg-MTL "
+          + "steps +%.1f MB",
         Double(footprint) / 1e6, lsPeak, lsPeak - residentAtStart, residentAtStart,
+        Double(ls.parameterStateBytes) / 1e6, stepPeak, stepPeak / (Double(footprint) / 1e6),
         bayesPeak - residentBeforeBayes))
     if lsConfiguration.backbone != .mlp {
       // The same LS step with every convolution by im2col, alternating step by step with the
@@ -280,13 +286,14 @@ enum Bench {
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
   }
 
-  /// A `/proc/self/status` memory line (`VmRSS`, `VmHWM`) in MB; NaN where unavailable.
+  /// A `/proc/self/status` memory line (`VmRSS`, `VmHWM`, which it gives in KiB) in MB (10⁶ bytes,
+  /// like the graph sizes); NaN where unavailable.
   static func memoryStatus(_ key: String) -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
       let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") })
     else { return .nan }
     let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
-    return kilobytes / 1024
+    return kilobytes * 1024 / 1e6
   }
 
   static func median(_ values: [Double]) -> Double {

@@ -43,3 +43,13 @@ void bayesagg_elu(const float *x, float *y, size_t count, float alpha) {
     y[i] = v != v ? v : result;
   }
 }
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void bayesagg_elu_in_place(float *x, size_t count, float alpha) {
+  for (size_t i = 0; i < count; i++) {
+    float v = x[i];
+    float negative = alpha * negative_expm1(v);
+    float result = v > 0 ? v : negative;
+    x[i] = v != v ? v : result;
+  }
+}

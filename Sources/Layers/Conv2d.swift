@@ -57,6 +57,21 @@ public final class Conv2d: ParameterContainer {
       weight: weight, bias: bias, stride: stride, padding: padding, paddingMode: paddingMode)
   }
 
+  /// This convolution as a block of `Variable.convolutionPoolingChain` (then max pooling over
+  /// `poolSize` windows and ELU), for an input of `inputShape`, which profiling reads back.
+  /// - Precondition: the convolution keeps the plane's size (stride 1, `2·padding + 1` wide).
+  public func poolingBlock(inputShape: [Int], poolSize: Int, eluAlpha: Float = 1)
+    -> ConvolutionPoolingBlock
+  {
+    precondition(
+      stride == 1 && 2 * padding + 1 == kernelSize,
+      "poolingBlock: the CIFAR-MTL network computes its shapes for size-preserving convolutions")
+    lastInputShape = inputShape
+    return ConvolutionPoolingBlock(
+      weight: weight, bias: bias, stride: stride, padding: padding, paddingMode: paddingMode,
+      poolSize: poolSize, eluAlpha: eluAlpha)
+  }
+
   /// Applies the convolution and then max pooling over `poolSize` windows (stride
   /// `poolSize`) as one operation that never holds the whole convolution output.
   public func callAsFunction(_ x: Variable, maxPoolingOver poolSize: Int) -> Variable {

@@ -43,13 +43,19 @@ public final class CifarMTLNet: Backbone {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable {
-    var y = x.reshaped(to: [x.shape[0]] + inputShape)
-    for convolution in convolutions {
-      // ELU is increasing, so pooling first gives the seed's elu-then-pool exactly (the same
-      // maxima, the same gradients) while ELU and its saved output cover a ninth of the cells;
-      // the pooling is fused with the convolution, so its full output is never held.
-      y = convolution(y, maxPoolingOver: 3).elu()
+    let images = x.reshaped(to: [x.shape[0]] + inputShape)
+    // ELU is increasing, so pooling first gives the seed's elu-then-pool exactly (the same
+    // maxima, the same gradients) while ELU and its saved output cover a ninth of the cells.
+    // The pooling is fused with the convolution, so its full output is never held, and the
+    // three blocks are one operation whose backward pass streams chunks of images through
+    // all of them, so no block's input gradient is held for the whole batch either.
+    var shape = images.shape
+    let blocks = convolutions.map { convolution in
+      let block = convolution.poolingBlock(inputShape: shape, poolSize: 3)
+      shape = [shape[0], convolution.outChannels, shape[2] / 3, shape[3] / 3]
+      return block
     }
+    let y = images.convolutionPoolingChain(blocks)
     let normalized = normalization(y)
     return normalized.reshaped(to: [x.shape[0], outputSize])
   }

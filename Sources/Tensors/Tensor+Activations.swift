@@ -67,6 +67,40 @@ extension Tensor {
     return Tensor(shape: shape, scalars: out)
   }
 
+  /// `elu(alpha:)` in place: the same values, without a second tensor of this size.
+  public mutating func applyELU(alpha: Float = 1) {
+    let count = self.count
+    scalars.withUnsafeMutableBufferPointer { x in
+      guard let px = x.baseAddress else { return }
+      Parallel.forEachChunk(count: count) { range in
+        bayesagg_elu_in_place(px + range.lowerBound, range.count, alpha)
+      }
+    }
+  }
+
+  /// The ELU pullback from the output alone, with this tensor the upstream gradient:
+  /// `g` where `y > 0`, `g · (y + α)` elsewhere. `y > 0` exactly when `x > 0`, and
+  /// `y + α = α·eˣ` is the derivative for `x ≤ 0`, so this equals `eluPullback(_:output:alpha:)`
+  /// bitwise (NaN included) without keeping the input.
+  /// - Precondition: the shapes agree.
+  public func eluPullback(output y: Tensor, alpha: Float = 1) -> Tensor {
+    precondition(shape == y.shape, "eluPullback: shapes \(shape) and \(y.shape) differ")
+    var out = self
+    y.scalars.withUnsafeBufferPointer { y in
+      out.scalars.withUnsafeMutableBufferPointer { g in
+        guard let py = y.baseAddress, let pg = g.baseAddress else { return }
+        Parallel.forEachChunk(count: g.count) { range in
+          for i in range {
+            let (gi, yi) = (pg[i], py[i])
+            let negative = gi * (yi + alpha)
+            pg[i] = yi > 0 ? gi : negative
+          }
+        }
+      }
+    }
+    return out
+  }
+
   /// The gradient of ELU at input `x` (this tensor) with output `y = elu(x)`:
   /// ```
   /// ∂L/∂x = g if x > 0, g·(y + α) otherwise

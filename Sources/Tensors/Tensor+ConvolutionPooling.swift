@@ -8,6 +8,18 @@ public struct PoolingChoices: Sendable {
 
   /// The bytes these offsets occupy.
   public var byteCount: Int { offsets.count }
+
+  /// The choices of images `first..<first + count` of a batch of `batch` images.
+  /// - Precondition: the range lies in the batch.
+  public func images(from first: Int, count: Int, ofBatch batch: Int) -> PoolingChoices {
+    precondition(
+      first >= 0 && count >= 0 && first + count <= batch && offsets.count % max(batch, 1) == 0,
+      "PoolingChoices.images: \(first)..<\(first + count) of \(batch) images")
+    guard first != 0 || count != batch else { return self }
+    let perImage = offsets.count / batch
+    return PoolingChoices(
+      offsets: Array(offsets[(first * perImage)..<((first + count) * perImage)]))
+  }
 }
 
 /// How a fused convolution and max pooling splits its batch: as many images per chunk as keep
@@ -192,7 +204,7 @@ extension Tensor {
   }
 
   /// Images `first..<first + count` of an NCHW batch; the batch itself when that is all of it.
-  fileprivate func batchSlice(from first: Int, count images: Int) -> Tensor {
+  public func batchSlice(from first: Int, count images: Int) -> Tensor {
     guard first != 0 || images != shape[0] else { return self }
     let perImage = count / shape[0]
     return Tensor(

@@ -4,6 +4,16 @@ import Layers
 import Tensors
 import Testing
 
+/// `expectClose` for two tensors, shapes included.
+private func expectClose(
+  _ got: Tensor, _ want: Tensor, tolerance: Tolerance, _ label: String,
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  expectClose(
+    got.scalars.map(Double.init), shape: got.shape, want.scalars.map(Double.init),
+    shape: want.shape, tolerance: tolerance, label, sourceLocation: sourceLocation)
+}
+
 @Suite("Convolution fused with max pooling")
 struct ConvolutionPoolingTests {
   /// Shapes of the fused op against `conv2d` then `maxPool2d`; the last two span several chunks
@@ -47,9 +57,7 @@ struct ConvolutionPoolingTests {
     }
     for (name, (got, want)) in zip(["value", "∂x", "∂w", "∂b"], zip(fused, separate)) {
       expectClose(
-        got.scalars.map(Double.init), shape: got.shape, want.scalars.map(Double.init),
-        shape: want.shape, tolerance: Tolerance(relative: 1e-5, absolute: 1e-4),
-        "case \(index) \(name)")
+        got, want, tolerance: Tolerance(relative: 1e-5, absolute: 1e-4), "case \(index) \(name)")
     }
   }
 
@@ -134,5 +142,107 @@ struct ConvolutionPoolingTests {
     let ours = run { layer($0, maxPoolingOver: 3).elu() }
     // One chunk: the same GEMMs and the same sums, so the results agree to the last bit.
     for (a, b) in zip(ours, seedOrder) { #expect(a == b) }
+  }
+
+  /// Three blocks as in the CIFAR-MTL network (the middle one without bias, zero padding) on
+  /// `images` images, by the chain with `chunk` images per backward chunk and by the
+  /// blocks one by one: value and every gradient.
+  static func chainAndBlocks(images: Int, chunk: Int, inputNeedsGradient: Bool) -> (
+    chain: [Tensor], blocks: [Tensor]
+  ) {
+    var generator = RandomGenerator(seed: 8)
+    let x = Variable(
+      Tensor.randomNormal(shape: [images, 2, 27, 28], using: &generator),
+      requiresGradient: inputNeedsGradient)
+    let layers = [(2, true, PaddingMode.reflect), (6, false, .zeros), (6, true, .reflect)].map {
+      Conv2d(
+        inChannels: $0.0, outChannels: 6, kernelSize: 3, padding: 1, paddingMode: $0.2,
+        hasBias: $0.1, using: &generator)
+    }
+    let seed = Tensor.randomNormal(shape: [images, 6, 1, 1], using: &generator)
+    func run(_ forward: () -> Variable) -> [Tensor] {
+      for layer in layers { layer.zeroGradients() }
+      x.zeroGradient()
+      let y = forward()
+      y.backward(seed: seed)
+      return [y.value] + (inputNeedsGradient ? [x.gradient!] : [])
+        + layers.flatMap { $0.parameters.map { $0.gradient! } }
+    }
+    let chain = run {
+      var shape = x.shape
+      let blocks = layers.map { layer in
+        defer { shape = [shape[0], 6, shape[2] / 3, shape[3] / 3] }
+        return layer.poolingBlock(inputShape: shape, poolSize: 3, eluAlpha: 0.7)
+      }
+      return x.convolutionPoolingChain(blocks, imagesPerChunk: chunk)
+    }
+    let separate = run {
+      layers.reduce(x) { y, layer in layer(y, maxPoolingOver: 3).elu(alpha: 0.7) }
+    }
+    return (chain, separate)
+  }
+
+  @Test(
+    "the streamed chain of blocks equals the blocks one by one, in values and gradients",
+    arguments: [(7, 3, true), (7, 7, false), (5, 2, false), (4, 16, true)])
+  func chainMatchesBlocks(images: Int, chunk: Int, inputNeedsGradient: Bool) {
+    let (chain, blocks) = Self.chainAndBlocks(
+      images: images, chunk: chunk, inputNeedsGradient: inputNeedsGradient)
+    #expect(chain.count == blocks.count)
+    // The forward pass is the same operations: the same bits.
+    #expect(chain[0] == blocks[0])
+    for (index, (got, want)) in zip(chain, blocks).enumerated().dropFirst() {
+      #expect(got.shape == want.shape)
+      // The parameters' gradients are sums over chunks in another order; one chunk of the
+      // whole batch gives the blocks' own sums exactly.
+      if chunk >= images {
+        #expect(got == want, "gradient \(index)")
+      } else {
+        expectClose(
+          got, want, tolerance: Tolerance(relative: 1e-5, absolute: 1e-5), "gradient \(index)")
+      }
+    }
+  }
+
+  @Test("the chain keeps each block's output and a byte per pooled cell, not the pooled values")
+  func chainKeepsBlockOutputs() {
+    var generator = RandomGenerator(seed: 9)
+    let x = Variable(Tensor.randomNormal(shape: [3, 2, 27, 27], using: &generator))
+    let layers = (0..<2).map { index in
+      Conv2d(
+        inChannels: index == 0 ? 2 : 4, outChannels: 4, kernelSize: 3, padding: 1,
+        using: &generator)
+    }
+    let blocks = [
+      layers[0].poolingBlock(inputShape: [3, 2, 27, 27], poolSize: 3),
+      layers[1].poolingBlock(inputShape: [3, 4, 9, 9], poolSize: 3),
+    ]
+    let y = x.convolutionPoolingChain(blocks)
+    #expect(y.shape == [3, 4, 3, 3])
+    let parameters = layers.flatMap(\.parameters).reduce(0) { $0 + $1.value.count }
+    let (first, second) = (3 * 4 * 9 * 9, 3 * 4 * 3 * 3)
+    // Floats: input, parameters, block 1's output, the value; bytes: one per pooled cell.
+    #expect(
+      y.graphBytes() == 4 * (x.value.count + parameters + first + second) + first + second)
+    let separate = layers.reduce(x) { $1($0, maxPoolingOver: 3).elu() }
+    // Block by block, the pooled values before each ELU are nodes too.
+    #expect(separate.graphBytes() == y.graphBytes() + 4 * (first + second))
+  }
+
+  @Test("ELU's pullback from its output equals the one from its input, bitwise, NaN included")
+  func eluPullbackFromOutput() {
+    var generator = RandomGenerator(seed: 10)
+    let x = Tensor(
+      shape: [1037],
+      scalars: (0..<1030).map { _ in Float(generator.nextNormal() * 5) }
+        + [0, -0, .nan, -.infinity, .infinity, 1e-30, -1e-30])
+    let upstream = Tensor.randomNormal(shape: [1037], using: &generator)
+    for alpha: Float in [1, 0.3] {
+      let y = x.elu(alpha: alpha)
+      let fromInput = x.eluPullback(upstream, output: y, alpha: alpha)
+      let fromOutput = upstream.eluPullback(output: y, alpha: alpha)
+      #expect(
+        zip(fromInput.scalars, fromOutput.scalars).allSatisfy { $0.bitPattern == $1.bitPattern })
+    }
   }
 }

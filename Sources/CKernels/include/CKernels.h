@@ -12,6 +12,9 @@
 /// (no contraction into fused multiply-adds).
 void bayesagg_elu(const float *x, float *y, size_t count, float alpha);
 
+/// `bayesagg_elu` with `y = x`: the same values, written over the input.
+void bayesagg_elu_in_place(float *x, size_t count, float alpha);
+
 /// Max pooling of `planes` planes of `height × width` floats (`x`, consecutive) over `k × k`
 /// windows that tile them (stride `k`, no padding; `⌊height/k⌋ × ⌊width/k⌋` windows a plane):
 /// each window's maximum goes to `pooled` and the offset `u·k + v` of the element it took to
