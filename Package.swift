@@ -34,7 +34,10 @@ let package = Package(
       swiftSettings: swiftSettings),
     .target(
       name: "BayesAggCommandLine",
-      dependencies: ["Experiments", "Aggregation", "Datasets", "Tensors", "Autodiff", "Layers"],
+      dependencies: [
+        "Experiments", "Aggregation", "Datasets", "Tensors", "Autodiff", "Layers",
+        "CRuntimeSupport",
+      ],
       swiftSettings: swiftSettings),
     .executableTarget(
       name: "bayesagg", dependencies: ["BayesAggCommandLine", "CRuntimeSupport"],

@@ -84,13 +84,12 @@ extension Variable {
   ///
   /// - Parameters:
   ///   - blocks: The blocks, first to last.
-  ///   - imagesPerChunk: How many images go back through the blocks together. Each block's
-  ///     pullback splits them further into its own chunks; 32 keeps the CIFAR-MTL network's
-  ///     step within 2% of the blocks run one by one (8 and 16 cost 4–8%).
+  ///   - imagesPerChunk: How many images go back through the blocks together; each block's
+  ///     pullback splits them further into its own chunks.
   /// - Precondition: those of `conv2dMaxPooled` for each block; `imagesPerChunk > 0`.
   /// - Complexity: that of the blocks' `conv2dMaxPooled`; extra backward memory of one chunk.
   public func convolutionPoolingChain(
-    _ blocks: [ConvolutionPoolingBlock], imagesPerChunk: Int = 32
+    _ blocks: [ConvolutionPoolingBlock], imagesPerChunk: Int = 16
   ) -> Variable {
     precondition(!blocks.isEmpty && imagesPerChunk > 0, "convolutionPoolingChain: no blocks")
     let x = self
@@ -128,13 +127,12 @@ extension Variable {
           let block = blocks[k]
           let blockOutput = k == blocks.count - 1 ? output : inputs[k + 1]
           let pooledGradient = upstream.eluPullback(
-            output: blockOutput.batchSlice(from: first, count: images), alpha: block.eluAlpha)
+            output: blockOutput, firstImage: first, alpha: block.eluAlpha)
           let needInput = k > 0 || x.requiresGradient
           let parts = pooledGradient.convolutionMaxPoolPullback(
-            input: inputs[k].batchSlice(from: first, count: images), weight: block.weight.value,
-            stride: block.stride, padding: block.padding, paddingMode: block.paddingMode,
-            poolSize: block.poolSize, poolStride: block.poolSize, poolPadding: 0,
-            choices: choices[k].images(from: first, count: images, ofBatch: batch),
+            input: inputs[k], weight: block.weight.value, stride: block.stride,
+            padding: block.padding, paddingMode: block.paddingMode, poolSize: block.poolSize,
+            poolStride: block.poolSize, poolPadding: 0, choices: choices[k], firstImage: first,
             needInput: needInput, needWeight: block.weight.requiresGradient,
             needBias: block.bias?.requiresGradient ?? false)
           if let part = parts.weight { add(part, into: &weightGradients[k]) }

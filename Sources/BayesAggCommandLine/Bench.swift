@@ -1,4 +1,5 @@
 import Autodiff
+import CRuntimeSupport
 import Experiments
 import Foundation
 import Tensors
@@ -146,6 +147,11 @@ enum Bench {
     }
     let lsPeak = memoryStatus("VmHWM")
     let footprint = ls.activationBytes(for: batches[0])
+    // The heap in use, sampled while more LS steps run (untimed: the sampling takes the
+    // allocator's locks): what the step itself needs, free of the allocator's retained space.
+    let heap = try heapPeak(over: Array(batches.prefix(3))) {
+      _ = try ls.benchmarkStep(on: $0, aggregating: false)
+    }
     let bayes = try Trainer(recipe: recipe, configuration: bayesConfiguration)
     try bayes.refitFullDataPosteriors(
       using: recipe.train.rows(Array(0..<min(8192, recipe.train.count))))
@@ -213,6 +219,12 @@ enum Bench {
         Double(footprint) / 1e6, lsPeak, lsPeak - residentAtStart, residentAtStart,
         Double(ls.parameterStateBytes) / 1e6, stepPeak, stepPeak / (Double(footprint) / 1e6),
         bayesPeak - residentBeforeBayes))
+    console.print(
+      String(
+        format: "live heap over the LS steps: +%.1f MB above the %.1f MB in use between steps "
+          + "= %.2f× what the graph keeps",
+        Double(heap.peak - heap.between) / 1e6, Double(heap.between) / 1e6,
+        Double(heap.peak - heap.between) / Double(max(footprint, 1))))
     if lsConfiguration.backbone != .mlp {
       // The same LS step with every convolution by im2col, alternating step by step with the
       // automatic choice so that both see the same load on the machine; after the peak memory,
@@ -230,6 +242,22 @@ enum Bench {
         row("… LS step, convolutions by im2col", pairs.second)
           + String(format: "  %.2f×", median(pairs.first) / median(pairs.second)))
     }
+  }
+
+  /// The most heap in use while `body` runs on each item, sampled every 0.1 ms by another
+  /// thread, and the least in use between items (each item's start).
+  static func heapPeak<Item>(over items: [Item], _ body: (Item) throws -> Void) throws -> (
+    peak: Int, between: Int
+  ) {
+    let sampler = HeapSampler()
+    let thread = Thread { sampler.run() }
+    thread.start()
+    var between = Int.max
+    for item in items {
+      between = min(between, heap_bytes_in_use())
+      try body(item)
+    }
+    return (sampler.stop(), between)
   }
 
   /// Wall-clock milliseconds of `body` on each item after the warm-up ones.
@@ -309,4 +337,40 @@ enum Bench {
         format: "%9.2f ms  (min %.2f, max %.2f)", median(times), times.min() ?? .nan,
         times.max() ?? .nan)
   }
+}
+
+/// Polls the heap in use on its own thread until stopped, keeping the largest value.
+private final class HeapSampler: @unchecked Sendable {
+  private let lock = NSLock()
+  private var running = true
+  private var finished = false
+  private var peak = 0
+
+  func run() {
+    while true {
+      let inUse = heap_bytes_in_use()
+      lock.lock()
+      peak = max(peak, inUse)
+      let keepGoing = running
+      if !keepGoing { finished = true }
+      lock.unlock()
+      guard keepGoing else { return }
+      usleep(100)
+    }
+  }
+
+  /// Stops the sampling and returns the largest value seen (waiting for the last sample).
+  func stop() -> Int {
+    lock.lock()
+    running = false
+    lock.unlock()
+    while true {
+      lock.lock()
+      let (done, value) = (finished, peak)
+      lock.unlock()
+      if done { return value }
+      usleep(50)
+    }
+  }
+
 }

@@ -82,13 +82,21 @@ extension Tensor {
   /// `g` where `y > 0`, `g · (y + α)` elsewhere. `y > 0` exactly when `x > 0`, and
   /// `y + α = α·eˣ` is the derivative for `x ≤ 0`, so this equals `eluPullback(_:output:alpha:)`
   /// bitwise (NaN included) without keeping the input.
-  /// - Precondition: the shapes agree.
-  public func eluPullback(output y: Tensor, alpha: Float = 1) -> Tensor {
-    precondition(shape == y.shape, "eluPullback: shapes \(shape) and \(y.shape) differ")
+  /// - Parameters:
+  ///   - y: The output, of a batch of which this gradient covers images
+  ///     `firstImage..<firstImage + B` (`B` its own batch size; the whole of `y` by default).
+  /// - Precondition: the shapes agree but for the batch, and the images lie in `y`'s batch.
+  public func eluPullback(output y: Tensor, firstImage: Int = 0, alpha: Float = 1) -> Tensor {
+    precondition(
+      !shape.isEmpty && shape.dropFirst() == y.shape.dropFirst() && firstImage >= 0
+        && firstImage + shape[0] <= y.shape[0],
+      "eluPullback: gradient \(shape) for images from \(firstImage) of \(y.shape)")
+    let offset = firstImage * (y.count / max(y.shape[0], 1))
     var out = self
     y.scalars.withUnsafeBufferPointer { y in
       out.scalars.withUnsafeMutableBufferPointer { g in
-        guard let py = y.baseAddress, let pg = g.baseAddress else { return }
+        guard let start = y.baseAddress, let pg = g.baseAddress else { return }
+        let py = start + offset
         Parallel.forEachChunk(count: g.count) { range in
           for i in range {
             let (gi, yi) = (pg[i], py[i])

@@ -8,18 +8,6 @@ public struct PoolingChoices: Sendable {
 
   /// The bytes these offsets occupy.
   public var byteCount: Int { offsets.count }
-
-  /// The choices of images `first..<first + count` of a batch of `batch` images.
-  /// - Precondition: the range lies in the batch.
-  public func images(from first: Int, count: Int, ofBatch batch: Int) -> PoolingChoices {
-    precondition(
-      first >= 0 && count >= 0 && first + count <= batch && offsets.count % max(batch, 1) == 0,
-      "PoolingChoices.images: \(first)..<\(first + count) of \(batch) images")
-    guard first != 0 || count != batch else { return self }
-    let perImage = offsets.count / batch
-    return PoolingChoices(
-      offsets: Array(offsets[(first * perImage)..<((first + count) * perImage)]))
-  }
 }
 
 /// How a fused convolution and max pooling splits its batch: as many images per chunk as keep
@@ -121,30 +109,40 @@ extension Tensor {
   /// - Parameters:
   ///   - input, weight, and the sizes: those of the forward pass.
   ///   - choices: what the forward pass returned.
+  ///   - firstImage: This gradient covers images `firstImage..<firstImage + B` of the batch
+  ///     that `input` and `choices` hold, `B` its own batch size; the input gradient covers the
+  ///     same images. 0 (the default) with `B` the whole batch is the whole operation.
   ///   - needInput, needWeight, needBias: which gradients to compute.
   /// - Returns: the requested gradients, `nil` for the others.
-  /// - Precondition: this tensor has the pooled output's shape.
+  /// - Precondition: this tensor has the pooled output's shape for its images.
   /// - Complexity: that of `convolutionPullback`; extra memory of one chunk.
   public func convolutionMaxPoolPullback(
-    input: Tensor, weight: Tensor, stride: Int, padding: Int, paddingMode: PaddingMode,
+    input whole: Tensor, weight: Tensor, stride: Int, padding: Int, paddingMode: PaddingMode,
     poolSize: Int, poolStride: Int, poolPadding: Int, choices: PoolingChoices,
-    needInput: Bool, needWeight: Bool, needBias: Bool
+    firstImage: Int = 0, needInput: Bool, needWeight: Bool, needBias: Bool
   ) -> (input: Tensor?, weight: Tensor?, bias: Tensor?) {
+    let batch = shape.first ?? 0
+    precondition(
+      whole.shape.count == 4 && firstImage >= 0 && firstImage + batch <= whole.shape[0],
+      "convolutionMaxPoolPullback: images \(firstImage)..<\(firstImage + batch) of input "
+        + "\(whole.shape)")
+    let inputShape = [batch] + whole.shape.dropFirst()
     let g = ConvolutionGeometry(
-      input: input.shape, weight: weight.shape, stride: stride, padding: padding,
+      input: inputShape, weight: weight.shape, stride: stride, padding: padding,
       paddingMode: paddingMode)
     let pool = PoolingGeometry(
       input: [g.batch, g.outChannels, g.outHeight, g.outWidth], kernelSize: poolSize,
       stride: poolStride, padding: poolPadding)
     let (oh, ow) = (pool.outHeight, pool.outWidth)
     precondition(
-      shape == [g.batch, g.outChannels, oh, ow] && choices.offsets.count == count,
+      shape == [g.batch, g.outChannels, oh, ow]
+        && choices.offsets.count == whole.shape[0] * g.outChannels * oh * ow,
       "convolutionMaxPoolPullback: gradient \(shape), \(choices.offsets.count) choices")
-    var inputGradient = [Float](uninitializedCount: needInput ? input.count : 0) { _ in }
+    let perImage = whole.count / max(whole.shape[0], 1)
+    var inputGradient = [Float](uninitializedCount: needInput ? batch * perImage : 0) { _ in }
     var weightGradient = [Float](repeating: 0, count: needWeight ? weight.count : 0)
     var biasGradient = [Float](repeating: 0, count: needBias ? g.outChannels : 0)
     let chunk = imagesPerPoolingChunk(g)
-    let perImage = input.count / max(g.batch, 1)
     // Where window offset `u·k + v` lies in a convolution-output plane relative to the window's
     // corner: `u·W + v`.
     let windowOffsets = (0..<(poolSize * poolSize)).map {
@@ -159,7 +157,11 @@ extension Tensor {
         choices.offsets.withUnsafeBufferPointer { choice in
           spread.withUnsafeMutableBufferPointer { target in
             windowOffsets.withUnsafeBufferPointer { offsetOf in
-              guard let pg = upstream.baseAddress, let pc = choice.baseAddress else { return }
+              guard let pg = upstream.baseAddress, let choiceStart = choice.baseAddress else {
+                return
+              }
+              // This gradient's image 0 is the choices' image `firstImage`.
+              let pc = choiceStart + firstImage * g.outChannels * oh * ow
               let (pt, po) = (target.baseAddress!, offsetOf.baseAddress!)
               let start = first * g.outChannels
               Parallel.forEachChunk(count: planes, costPerItem: h * w) { range in
@@ -181,7 +183,8 @@ extension Tensor {
       }
       let gradients = Tensor(shape: [images, g.outChannels, h, w], scalars: spread)
         .convolutionPullback(
-          input: input.batchSlice(from: first, count: images), weight: weight, stride: stride,
+          input: whole.batchSlice(from: firstImage + first, count: images), weight: weight,
+          stride: stride,
           padding: padding,
           paddingMode: paddingMode, needInput: needInput, needWeight: needWeight,
           needBias: needBias)
@@ -197,7 +200,7 @@ extension Tensor {
       if let part = gradients.bias { accumulate(part, into: &biasGradient) }
     }
     return (
-      needInput ? Tensor(shape: input.shape, scalars: inputGradient) : nil,
+      needInput ? Tensor(shape: inputShape, scalars: inputGradient) : nil,
       needWeight ? Tensor(shape: weight.shape, scalars: weightGradient) : nil,
       needBias ? Tensor(shape: [g.outChannels], scalars: biasGradient) : nil
     )

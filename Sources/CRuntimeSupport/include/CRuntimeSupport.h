@@ -1,6 +1,8 @@
 #ifndef BAYESAGG_CRUNTIMESUPPORT_H
 #define BAYESAGG_CRUNTIMESUPPORT_H
 
+#include <stddef.h>
+
 /// Instruction-set levels that both the processor and the operating system support.
 /// Read with the cpuid instruction (which valgrind and other emulators answer for the
 /// emulated processor) and xgetbv (which says whether the kernel saves the wide registers).
@@ -15,5 +17,9 @@ CPUFeatureLevels cpu_feature_levels(void);
 /// free (glibc's default above 128 KiB), so that buffers reallocated every training step do
 /// not fault their pages in again.
 void keep_large_allocations_in_heap(void);
+
+/// The bytes malloc has handed out and not yet had back, over every arena and mapped block
+/// (glibc's `mallinfo2`: `uordblks + hblkhd`). Walks the arenas' free lists under their locks.
+size_t heap_bytes_in_use(void);
 
 #endif
