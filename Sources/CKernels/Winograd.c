@@ -3,26 +3,13 @@
 #include <string.h>
 
 // Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, CVPR 2016): the copies between NCHW
-// tensors and tiled buffers that keep channels innermost, and the tile and filter transforms,
-// sixteen channels (or filters) per vector. Vectors are 64-byte clang vectors, so each
+// tensors and tiled buffers that keep channels innermost (shared with F(4×4, 3×3) in
+// `Winograd4x4.c`), and the tile and filter transforms, sixteen channels (or filters) per
+// vector. Vectors are 64-byte clang vectors, so each
 // instruction-set level (AVX-512, AVX2, baseline) gets a clone of each kernel, picked at run
 // time. The transforms only add, subtract and halve, in the same order at every level, so the
 // results are identical across levels.
-#pragma clang fp contract(off)
-
-typedef float lanes __attribute__((vector_size(64)));
-/// The same vector at any float's alignment, allowed to alias floats, for loads and stores.
-typedef float unaligned_lanes __attribute__((vector_size(64), aligned(4), may_alias));
-
-enum { LANES = 16 };
-
-// Macros rather than functions: vectors are never passed by value, which would tie the
-// baseline clone to an AVX-512 calling convention.
-#define LOAD(p) (*(const unaligned_lanes *)(p))
-#define STORE(p, v) (*(unaligned_lanes *)(p) = (v))
-#define ADD(p, v) (*(unaligned_lanes *)(p) += (v))
-
-#define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#include "WinogradVectors.h"
 
 /// Transposes the 16×16 block held in `r[0…15]` (row `k` in `r[k]`) in place, in four stages
 /// that each swap one bit between the row and the column index of every element where they
@@ -180,7 +167,8 @@ KERNEL void bayesagg_winograd_unpack_input_gradient(
 KERNEL void bayesagg_winograd_pack_output_gradient(
     const float *dy, float *tiled, size_t begin, size_t end, const bayesagg_winograd_shape *s,
     size_t first, size_t channels, size_t height, size_t width) {
-  const size_t stride = s->out_stride, rows = 2 * s->tile_rows, columns = 2 * s->tile_columns;
+  const size_t stride = s->out_stride, rows = s->tile * s->tile_rows,
+               columns = s->tile * s->tile_columns;
   const size_t blocks = stride / LANES;
   for (size_t item = begin; item < end; item++) {
     ITEM(item, blocks, channels);
@@ -200,7 +188,8 @@ KERNEL void bayesagg_winograd_unpack_output(
     const float *tiled, float *y, const float *bias, size_t begin, size_t end,
     const bayesagg_winograd_shape *s, size_t first, size_t channels, size_t height,
     size_t width) {
-  const size_t stride = s->out_stride, rows = 2 * s->tile_rows, columns = 2 * s->tile_columns;
+  const size_t stride = s->out_stride, rows = s->tile * s->tile_rows,
+               columns = s->tile * s->tile_columns;
   const size_t blocks = stride / LANES;
   for (size_t item = begin; item < end; item++) {
     ITEM(item, blocks, channels);

@@ -91,8 +91,12 @@ extension Tensor {
     let g = geometry
     let total = g.batch * g.outChannels * g.outPlane
     guard total > 0 else { return Tensor(zeros: outputShape(g)) }
-    // 3×3 stride-1 convolutions with enough channels and tiles: Winograd's F(2×2, 3×3).
-    if g.algorithm == .winograd { return winogradConvolved(g, weight: weight, bias: bias) }
+    // 3×3 stride-1 convolutions with enough channels and tiles: Winograd's F(2×2, 3×3) or
+    // F(4×4, 3×3).
+    let algorithm = g.algorithm
+    if algorithm != .im2col {
+      return winogradConvolved(g, weight: weight, bias: bias, algorithm: algorithm)
+    }
     // Every element is written by `scatterBlock`.
     var out = [Float](uninitializedCount: total) { _ in }
     let padded = paddedInput(self, g)
@@ -165,11 +169,12 @@ extension Tensor {
       paddingMode: paddingMode)
     precondition(
       shape == outputShape(g), "conv2d pullback: gradient \(shape) for output \(outputShape(g))")
-    // The adjoint of Winograd's F(2×2, 3×3) where the forward pass used it.
-    if g.algorithm == .winograd {
+    // The adjoint of Winograd's F(2×2, 3×3) or F(4×4, 3×3) where the forward pass used it.
+    let algorithm = g.algorithm
+    if algorithm != .im2col {
       return winogradConvolutionPullback(
         g, input: input, weight: weight, needInput: needInput, needWeight: needWeight,
-        needBias: needBias)
+        needBias: needBias, algorithm: algorithm)
     }
     let loops = (needInput || needWeight) && count > 0 && g.patchSize > 0
     // With one GEMM per image, each image's gradient is summed while it is still in cache.

@@ -8,6 +8,10 @@ public enum ConvolutionAlgorithm: Sendable, Equatable {
   /// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, CVPR 2016): 16 multiply-adds per
   /// 2×2 tile of outputs and input channel instead of 36; 3×3 kernels at stride 1 only.
   case winograd
+  /// Winograd's F(4×4, 3×3) (Lavin & Gray, CVPR 2016): 36 multiply-adds per 4×4 tile of outputs
+  /// and input channel instead of 144, with costlier 6×6 transforms and a larger rounding
+  /// error; 3×3 kernels at stride 1 only.
+  case winograd4x4
 
   /// The algorithm that convolutions use wherever it applies, inside `$forced.withValue(…)` on
   /// the current task or thread, in place of the measured choice; for tests and benchmarks.
@@ -15,18 +19,19 @@ public enum ConvolutionAlgorithm: Sendable, Equatable {
 }
 
 extension ConvolutionGeometry {
-  /// Whether F(2×2, 3×3) can compute this convolution: a 3×3 kernel at stride 1, with at least
-  /// one channel in and out.
+  /// Whether F(2×2, 3×3) and F(4×4, 3×3) can compute this convolution: a 3×3 kernel at stride
+  /// 1, with at least one channel in and out.
   public var admitsWinograd: Bool {
     kernelHeight == 3 && kernelWidth == 3 && stride == 1 && inChannels > 0 && outChannels > 0
   }
 
   /// The algorithm that `convolved` and `convolutionPullback` use: `ConvolutionAlgorithm.forced`
-  /// where it applies, else Winograd where it admits and wins (see `winogradWins`), else
-  /// im2col.
+  /// where it applies, else F(4×4, 3×3) where it wins (see `winograd4x4Wins`), else F(2×2,
+  /// 3×3) where it wins (see `winogradWins`), else im2col.
   public var algorithm: ConvolutionAlgorithm {
     guard admitsWinograd else { return .im2col }
     if let forced = ConvolutionAlgorithm.forced { return forced }
+    if winograd4x4Wins { return .winograd4x4 }
     return winogradWins ? .winograd : .im2col
   }
 
@@ -43,17 +48,38 @@ extension ConvolutionGeometry {
     let tiles = batch * ((outHeight + 1) / 2) * ((outWidth + 1) / 2)
     return min(inChannels, outChannels) >= 16 && tiles >= 64
   }
+
+  /// Whether F(4×4, 3×3) beats F(2×2, 3×3) and im2col here: where F(2×2, 3×3) beats im2col
+  /// (`winogradWins`) and the batch has at least `¾·max(Cin, Cout)` output tiles of 4×4.
+  ///
+  /// Measured forward + backward (both gradients), F(4×4)'s time over F(2×2)'s, alternating in
+  /// the same run, the range over runs, batch 32 unless given: 0.46–0.70 on 64 channels of
+  /// 16×16 (512 tiles of 4×4), 0.77–0.78 on 128 of 8×8 (128 tiles), but 1.05–1.58 on 256 of
+  /// 4×4 (32 tiles), 1.32–1.55 at batch 64, 0.95–1.04 at batch 128, 0.91–0.96 on 256 of 8×8
+  /// (128 tiles); 0.73–0.75 on CIFAR-MTL's 160 channels of 3×3 and 0.89 of 10×10 at batch 128;
+  /// 0.51 on 16 channels of 16×16, 0.66 on 64 of 8×8, 0.83 on 64 of 17×17. Each of the 36
+  /// sgemms, `[tiles × Cin]·[Cin × Cout]`, reads its transformed filters (36/9 the size of the
+  /// weights) for `2·tiles` flops per element, so with few tiles against many channels it is
+  /// bound by memory and F(2×2)'s 16 sgemms over four times the tiles win.
+  var winograd4x4Wins: Bool {
+    let tiles = batch * ((outHeight + 3) / 4) * ((outWidth + 3) / 4)
+    return winogradWins && 4 * tiles >= 3 * max(inChannels, outChannels)
+  }
 }
 
-/// The tiling of one F(2×2, 3×3) convolution and the layout of its scratch buffers.
+/// The tiling of one F(m×m, 3×3) convolution, `m = tile` (2 or 4), and the layout of its
+/// scratch buffers.
 ///
-/// Output tile `(ti, tj)` covers output rows `2ti, 2ti + 1` and columns `2tj, 2tj + 1` and reads
-/// the 4×4 window of the padded input at rows and columns `2ti…2ti + 3`, `2tj…2tj + 3`. The
-/// tiled input holds `2·tileRows + 2` rows and columns, with zeros past an odd padded plane, so
-/// that every window lies inside it. Scratch buffers keep channels innermost (`[…, channel]`),
-/// rounded up to a whole number of vectors (`inStride`, `outStride`).
+/// Output tile `(ti, tj)` covers output rows `m·ti…m·ti + m − 1` and columns `m·tj…m·tj + m − 1`
+/// and reads the `(m + 2)×(m + 2)` window of the padded input at rows `m·ti…m·ti + m + 1` and
+/// columns `m·tj…m·tj + m + 1`. The tiled input holds `m·tileRows + 2` rows and `m·tileColumns
+/// + 2` columns, with zeros past the padded plane, so that every window lies inside it. Scratch
+/// buffers keep channels innermost (`[…, channel]`), rounded up to a whole number of vectors
+/// (`inStride`, `outStride`).
 struct WinogradPlan {
   let geometry: ConvolutionGeometry
+  /// The side `m` of an output tile: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
+  let tile: Int
   let tileRows, tileColumns: Int
   let inStride, outStride: Int
   let imagesPerChunk: Int
@@ -62,8 +88,11 @@ struct WinogradPlan {
   let rowSource, columnSource: [Int]
 
   var tilesPerImage: Int { tileRows * tileColumns }
-  var windowRows: Int { 2 * tileRows + 2 }
-  var windowColumns: Int { 2 * tileColumns + 2 }
+  var windowRows: Int { tile * tileRows + 2 }
+  var windowColumns: Int { tile * tileColumns + 2 }
+  /// The elements of a transformed tile, `(m + 2)²`: 16 sgemms a pass for F(2×2, 3×3), 36 for
+  /// F(4×4, 3×3).
+  var elements: Int { (tile + 2) * (tile + 2) }
 
   /// The channels of one vector of the C kernels.
   static let lanes = 16
@@ -79,20 +108,23 @@ struct WinogradPlan {
     outChannels * inChannels + lanes
   }
 
-  /// The most floats of transformed tiles, `16 · tiles · stride`, that a chunk of images
+  /// The most floats of transformed tiles, `elements · tiles · stride`, that a chunk of images
   /// holds in one buffer (4 MB).
   static let transformedFloatsPerChunk = 1 << 20
 
-  init(_ g: ConvolutionGeometry) {
-    precondition(g.admitsWinograd, "Winograd F(2×2, 3×3) needs a 3×3 kernel at stride 1: \(g)")
+  /// The plan of `algorithm`, `.winograd` or `.winograd4x4`, for `g`.
+  init(_ g: ConvolutionGeometry, _ algorithm: ConvolutionAlgorithm) {
+    precondition(g.admitsWinograd, "Winograd needs a 3×3 kernel at stride 1: \(g)")
+    precondition(algorithm != .im2col, "WinogradPlan of im2col for \(g)")
     geometry = g
-    (tileRows, tileColumns) = ((g.outHeight + 1) / 2, (g.outWidth + 1) / 2)
+    tile = algorithm == .winograd4x4 ? 4 : 2
+    (tileRows, tileColumns) = ((g.outHeight + tile - 1) / tile, (g.outWidth + tile - 1) / tile)
     let lanes = Self.lanes
     inStride = (g.inChannels + lanes - 1) / lanes * lanes
     outStride = (g.outChannels + lanes - 1) / lanes * lanes
     // Enough images that the GEMMs have a few hundred columns, few enough that the transformed
     // tiles of a chunk stay in the last-level cache; chunks of nearly equal size.
-    let perImage = 16 * tileRows * tileColumns * max(inStride, outStride)
+    let perImage = (tile + 2) * (tile + 2) * tileRows * tileColumns * max(inStride, outStride)
     let most = max(1, min(g.batch, Self.transformedFloatsPerChunk / perImage))
     let chunks = (g.batch + most - 1) / most
     imagesPerChunk = max(1, (g.batch + chunks - 1) / max(chunks, 1))
@@ -104,29 +136,31 @@ struct WinogradPlan {
         return g.paddingMode == .reflect ? reflected(u, extent) : -1
       }
     }
-    rowSource = sources(2 * tileRows + 2, extent: g.height, padded: g.paddedHeight)
-    columnSource = sources(2 * tileColumns + 2, extent: g.width, padded: g.paddedWidth)
+    rowSource = sources(tile * tileRows + 2, extent: g.height, padded: g.paddedHeight)
+    columnSource = sources(tile * tileColumns + 2, extent: g.width, padded: g.paddedWidth)
   }
 }
 
-/// The transformed filters `U[ξ, o, c] = (G w[o, c] Gᵀ)[ξ]`, `[16, Cout, Cin]` at
+/// The transformed filters `U[ξ, o, c] = (G w[o, c] Gᵀ)[ξ]`, `[elements, Cout, Cin]` at
 /// `WinogradPlan.weightSpacing`.
-private func transformedWeights(_ weight: Tensor) -> [Float] {
+private func transformedWeights(_ weight: Tensor, _ plan: WinogradPlan) -> [Float] {
   let (outChannels, inChannels) = (weight.shape[0], weight.shape[1])
   let spacing = WinogradPlan.weightSpacing(outChannels: outChannels, inChannels: inChannels)
-  return [Float](uninitializedCount: 16 * spacing) { u in
+  return [Float](uninitializedCount: plan.elements * spacing) { u in
     weight.scalars.withUnsafeBufferPointer { w in
-      transformWeights(w.baseAddress!, into: u, outChannels: outChannels, inChannels: inChannels)
+      transformWeights(
+        w.baseAddress!, into: u, plan, outChannels: outChannels, inChannels: inChannels)
     }
   }
 }
 
-/// The weight gradient `∂w[o, c] = Gᵀ ∂U[·, o, c] G` from `∂U`, `[16, Cout, Cin]` at
+/// The weight gradient `∂w[o, c] = Gᵀ ∂U[·, o, c] G` from `∂U`, `[elements, Cout, Cin]` at
 /// `WinogradPlan.weightSpacing`.
-private func weightGradient(_ du: [Float], shape: [Int]) -> Tensor {
+private func weightGradient(_ du: [Float], shape: [Int], _ plan: WinogradPlan) -> Tensor {
   let scalars = [Float](uninitializedCount: shape.reduce(1, *)) { dw in
     du.withUnsafeBufferPointer { du in
-      weightGradients(du.baseAddress!, into: dw, outChannels: shape[0], inChannels: shape[1])
+      weightGradients(
+        du.baseAddress!, into: dw, plan, outChannels: shape[0], inChannels: shape[1])
     }
   }
   return Tensor(shape: shape, scalars: scalars)
@@ -140,23 +174,27 @@ private func scratch(_ count: Int, zeroed: Bool) -> [Float] {
 
 extension Tensor {
   /// `convolved(with:bias:stride:padding:paddingMode:)` for a 3×3 kernel at stride 1 by
-  /// Winograd's F(2×2, 3×3) (Lavin & Gray, CVPR 2016): per 2×2 output tile,
+  /// Winograd's F(m×m, 3×3) (Lavin & Gray, CVPR 2016), `m` = 2 or 4 as `algorithm` says: per
+  /// m×m output tile,
   /// ```
   /// Y = Aᵀ [Σ_c (G w[o, c] Gᵀ) ⊙ (Bᵀ d[c] B)] A + b[o]
   /// ```
-  /// where `d[c]` is the tile's 4×4 window of channel `c` of the padded input. The sum over
-  /// channels is 16 sgemms `M[ξ] = V[ξ] U[ξ]ᵀ`, `[tiles × Cin]·[Cin × Cout]`, one per element
-  /// `ξ` of the 4×4 transformed tile.
+  /// where `d[c]` is the tile's (m + 2)×(m + 2) window of channel `c` of the padded input. The
+  /// sum over channels is `(m + 2)²` sgemms `M[ξ] = V[ξ] U[ξ]ᵀ`, `[tiles × Cin]·[Cin × Cout]`,
+  /// one per element `ξ` of the transformed tile. The matrices are in `transformInput`,
+  /// `transformOutput` and `transformWeights`.
   ///
-  /// - Precondition: `g.admitsWinograd`; `g` describes this tensor and `weight`.
-  /// - Complexity: O(B · outH · outW · Cout · Cin · 4) multiply-adds in the sgemms, against
-  ///   `·9` for im2col, plus O(B · outH · outW · (Cin + Cout) + Cout · Cin) for the transforms.
+  /// - Precondition: `g.admitsWinograd`; `g` describes this tensor and `weight`; `algorithm` is
+  ///   `.winograd` or `.winograd4x4`.
+  /// - Complexity: O(B · outH · outW · Cout · Cin · (m + 2)²/m²) multiply-adds in the sgemms (4
+  ///   for m = 2, 2.25 for m = 4), against `·9` for im2col, plus O(B · outH · outW · (Cin +
+  ///   Cout) + Cout · Cin) for the transforms.
   func winogradConvolved(
-    _ g: ConvolutionGeometry, weight: Tensor, bias: Tensor?
+    _ g: ConvolutionGeometry, weight: Tensor, bias: Tensor?, algorithm: ConvolutionAlgorithm
   ) -> Tensor {
-    let plan = WinogradPlan(g)
+    let plan = WinogradPlan(g, algorithm)
     let chunk = plan.imagesPerChunk
-    let u = transformedWeights(weight)
+    let u = transformedWeights(weight, plan)
     let uSpacing = WinogradPlan.weightSpacing(outChannels: g.outChannels, inChannels: g.inChannels)
     // Every element is written by `unpackOutput`.
     var out = [Float](uninitializedCount: g.batch * g.outChannels * g.outPlane) { _ in }
@@ -167,11 +205,12 @@ extension Tensor {
         * max(plan.inStride, plan.outStride)
     ) { _ in }
     let tiles = chunk * plan.tilesPerImage
-    var v = [Float](uninitializedCount: 16 * plan.spacing(tiles: tiles, stride: plan.inStride)) {
-      _ in
-    }
+    let elements = plan.elements
+    var v = [Float](
+      uninitializedCount: elements * plan.spacing(tiles: tiles, stride: plan.inStride)
+    ) { _ in }
     var m = scratch(
-      16 * plan.spacing(tiles: tiles, stride: plan.outStride),
+      elements * plan.spacing(tiles: tiles, stride: plan.outStride),
       zeroed: plan.outStride > g.outChannels)
     let biasScalars = bias?.scalars ?? []
     scalars.withUnsafeBufferPointer { x in
@@ -189,7 +228,7 @@ extension Tensor {
                     let mSpacing = plan.spacing(tiles: count, stride: plan.outStride)
                     packInput(x.baseAddress!, into: pt, plan, first: first, images: images)
                     transformInput(pt, into: pv, plan, tiles: count)
-                    for xi in 0..<16 {
+                    for xi in 0..<elements {
                       cblas_sgemm(
                         CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count),
                         Int32(g.outChannels), Int32(g.inChannels), 1, pv + xi * vSpacing,
@@ -211,22 +250,22 @@ extension Tensor {
     return Tensor(shape: [g.batch, g.outChannels, g.outHeight, g.outWidth], scalars: out)
   }
 
-  /// `convolutionPullback` for a 3×3 kernel at stride 1 by F(2×2, 3×3), the adjoint of
-  /// `winogradConvolved`: with `∂M = A ∂Y Aᵀ` per tile (shared by both gradients),
+  /// `convolutionPullback` for a 3×3 kernel at stride 1 by F(m×m, 3×3) (`algorithm`), the
+  /// adjoint of `winogradConvolved`: with `∂M = A ∂Y Aᵀ` per tile (shared by both gradients),
   /// ```
   /// ∂w[o, c] = Gᵀ [Σ_tiles ∂M[o] ⊙ (Bᵀ d[c] B)] G,   ∂d[c] = B [Σ_o U[o, c] ⊙ ∂M[o]] Bᵀ
   /// ```
-  /// each sum over 16 sgemms; the window gradients `∂d` of overlapping tiles add up, and the
+  /// each sum over `(m + 2)²` sgemms; the window gradients `∂d` of overlapping tiles add up, and the
   /// adjoint of the padding takes them back to the input. This is the exact adjoint of the
   /// forward algorithm, so it needs no rotated kernel and handles any padding, zeros or
   /// reflection, and odd planes.
   ///
   /// - Precondition: `g.admitsWinograd`; `g` describes `input` and `weight`; this tensor has
-  ///   the forward output's shape.
+  ///   the forward output's shape; `algorithm` is `.winograd` or `.winograd4x4`.
   /// - Complexity: about twice `winogradConvolved` when both gradients are requested.
   func winogradConvolutionPullback(
     _ g: ConvolutionGeometry, input: Tensor, weight: Tensor, needInput: Bool, needWeight: Bool,
-    needBias: Bool
+    needBias: Bool, algorithm: ConvolutionAlgorithm
   ) -> (input: Tensor?, weight: Tensor?, bias: Tensor?) {
     let biasGradient = needBias ? channelSums(of: self, g) : nil
     guard (needInput || needWeight) && count > 0 && g.inChannels > 0 else {
@@ -235,24 +274,24 @@ extension Tensor {
         needWeight ? Tensor(zeros: weight.shape) : nil, biasGradient
       )
     }
-    let plan = WinogradPlan(g)
+    let plan = WinogradPlan(g, algorithm)
     let chunk = plan.imagesPerChunk
-    let u = needInput ? transformedWeights(weight) : []
+    let u = needInput ? transformedWeights(weight, plan) : []
     let uSpacing = WinogradPlan.weightSpacing(outChannels: g.outChannels, inChannels: g.inChannels)
     let windowFloats = plan.windowRows * plan.windowColumns * plan.inStride
-    let outputFloats = 4 * plan.tilesPerImage * plan.outStride
+    let outputFloats = plan.tile * plan.tile * plan.tilesPerImage * plan.outStride
     // Overwritten before they are read, except `v`'s channels past `Cin`, which the sgemms
     // into it leave alone: zero, as `transformInput` would make them.
     var tiled = [Float](uninitializedCount: chunk * max(windowFloats, outputFloats)) { _ in }
-    let tiles = chunk * plan.tilesPerImage
+    let (tiles, elements) = (chunk * plan.tilesPerImage, plan.elements)
     var v = scratch(
-      16 * plan.spacing(tiles: tiles, stride: plan.inStride),
+      elements * plan.spacing(tiles: tiles, stride: plan.inStride),
       zeroed: plan.inStride > g.inChannels)
     var dm = [Float](
-      uninitializedCount: 16 * plan.spacing(tiles: tiles, stride: plan.outStride)
+      uninitializedCount: elements * plan.spacing(tiles: tiles, stride: plan.outStride)
     ) { _ in }
     // The first sgemm into it has β = 0.
-    var du = [Float](uninitializedCount: needWeight ? 16 * uSpacing : 0) { _ in }
+    var du = [Float](uninitializedCount: needWeight ? elements * uSpacing : 0) { _ in }
     // Every element is written by `unpackInputGradient`.
     var dx = [Float](uninitializedCount: needInput ? input.count : 0) { _ in }
     let (cin, cout) = (Int32(g.inChannels), Int32(g.outChannels))
@@ -277,7 +316,7 @@ extension Tensor {
                       if needWeight {
                         packInput(x.baseAddress!, into: pt, plan, first: first, images: images)
                         transformInput(pt, into: pv, plan, tiles: count)
-                        for xi in 0..<16 {
+                        for xi in 0..<elements {
                           cblas_sgemm(
                             CblasRowMajor, CblasTrans, CblasNoTrans, cout, cin, Int32(count), 1,
                             pm + xi * mSpacing, outStride, pv + xi * vSpacing, inStride,
@@ -285,7 +324,7 @@ extension Tensor {
                         }
                       }
                       if needInput {
-                        for xi in 0..<16 {
+                        for xi in 0..<elements {
                           cblas_sgemm(
                             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), cin, cout, 1,
                             pm + xi * mSpacing, outStride, u.baseAddress! + xi * uSpacing, cin,
@@ -307,7 +346,7 @@ extension Tensor {
     }
     return (
       needInput ? Tensor(shape: input.shape, scalars: dx) : nil,
-      needWeight ? weightGradient(du, shape: weight.shape) : nil, biasGradient
+      needWeight ? weightGradient(du, shape: weight.shape, plan) : nil, biasGradient
     )
   }
 }

@@ -33,9 +33,10 @@ void bayesagg_max_pool_tiles(
 /// buffers, channels innermost and rounded up to a multiple of 16 (`in_stride`, `out_stride`):
 /// a tiled input `[images, window_rows, window_columns, in_stride]`; transformed tiles
 /// `[16, tiles, stride]`, element `ξ` starting `ξ·in_spacing` (`ξ·out_spacing`) floats into its
-/// buffer; a tiled output `[images, 2·tile_rows, 2·tile_columns, out_stride]`.
+/// buffer; a tiled output `[images, tile·tile_rows, tile·tile_columns, out_stride]`, where
+/// `tile` is the side of an output tile, 2 for F(2×2, 3×3) and 4 for F(4×4, 3×3).
 typedef struct {
-  size_t tiles, tiles_per_image, tile_rows, tile_columns;
+  size_t tile, tiles, tiles_per_image, tile_rows, tile_columns;
   size_t window_rows, window_columns, in_stride, out_stride, in_spacing, out_spacing;
 } bayesagg_winograd_shape;
 
@@ -120,5 +121,37 @@ void bayesagg_adam(
 /// and eˣ by the Swift `fastExp` (MonteCarloMoments.swift), operation for operation.
 void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, size_t count,
                                float target);
+
+// Winograd's F(4×4, 3×3) (Lavin & Gray, CVPR 2016), the same kernels as F(2×2, 3×3) above
+// over 6×6 windows and 36 transformed elements (`tile = 4` in the shape); the copies between
+// NCHW tensors and tiled buffers are shared. Interpolation points 0, ±1, ±2, ∞.
+
+/// `V = Bᵀ d B` of tiles `begin..<end` of a tiled input, 6×6 windows at rows and columns
+/// `4t…4t + 5`.
+void bayesagg_winograd4_input(
+    const float *tiled, float *v, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// The adjoint of `bayesagg_winograd4_input`: adds `B ∂V Bᵀ` of the tiles of items
+/// `begin..<end` (image and block of 16 channels) onto their windows of the tiled gradient.
+void bayesagg_winograd4_input_gradient(
+    const float *dv, float *tiled, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// `Y = Aᵀ M A` (4×4) of tiles `begin..<end`, into a tiled output.
+void bayesagg_winograd4_output(
+    const float *m, float *tiled, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// The adjoint of `bayesagg_winograd4_output`: `∂M = A ∂Y Aᵀ` of tiles `begin..<end`.
+void bayesagg_winograd4_output_gradient(
+    const float *tiled, float *dm, size_t begin, size_t end, const bayesagg_winograd_shape *s);
+
+/// `U[ξ, o, c] = (G w[o, c] Gᵀ)[ξ]`, 36 elements, for output channels `begin..<end`.
+void bayesagg_winograd4_weights(
+    const float *w, float *u, size_t spacing, size_t begin, size_t end, size_t out_channels,
+    size_t in_channels);
+
+/// The adjoint of `bayesagg_winograd4_weights`: `∂w[o, c] = Gᵀ ∂U[·, o, c] G`.
+void bayesagg_winograd4_weight_gradients(
+    const float *du, size_t spacing, float *dw, size_t begin, size_t end, size_t out_channels,
+    size_t in_channels);
 
 #endif

@@ -1,0 +1,24 @@
+#ifndef BAYESAGG_WINOGRAD_VECTORS_H
+#define BAYESAGG_WINOGRAD_VECTORS_H
+
+// The vectors and kernel attributes shared by the Winograd kernels (`Winograd.c`,
+// `Winograd4x4.c`): 64-byte clang vectors of 16 floats, one clone of each kernel per
+// instruction-set level, no contraction into fused multiply-adds so that every level rounds
+// alike.
+#pragma clang fp contract(off)
+
+typedef float lanes __attribute__((vector_size(64)));
+/// The same vector at any float's alignment, allowed to alias floats, for loads and stores.
+typedef float unaligned_lanes __attribute__((vector_size(64), aligned(4), may_alias));
+
+enum { LANES = 16 };
+
+// Macros rather than functions: vectors are never passed by value, which would tie the
+// baseline clone to an AVX-512 calling convention.
+#define LOAD(p) (*(const unaligned_lanes *)(p))
+#define STORE(p, v) (*(unaligned_lanes *)(p) = (v))
+#define ADD(p, v) (*(unaligned_lanes *)(p) += (v))
+
+#define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+
+#endif
