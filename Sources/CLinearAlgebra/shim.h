@@ -16,8 +16,6 @@ void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *inf
 void dtrtrs_(const char *uplo, const char *trans, const char *diag, const int *n,
              const int *nrhs, const double *a, const int *lda, double *b, const int *ldb,
              int *info, size_t uplo_len, size_t trans_len, size_t diag_len);
-void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
-             int *info, size_t uplo_len, size_t diag_len);
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
              double *w, double *work, const int *lwork, int *iwork, const int *liwork,
              int *info, size_t jobz_len, size_t uplo_len);

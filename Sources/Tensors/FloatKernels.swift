@@ -79,21 +79,14 @@ extension CholeskyFactor {
   /// `Z L⁻¹` turns standard normal rows into draws from `N(0, A⁻¹)` by one triangular product
   /// (`floatMultiplyByLowerTriangle`) instead of a solve.
   /// - Complexity: O(n³).
+  ///
+  /// By `cblas_dtrsm` on the identity rather than LAPACK's `dtrtri`: the workers that call
+  /// this run concurrently with OpenBLAS set to one thread, and OpenBLAS's `dtrtri` there
+  /// made the aggregation inside a training step 1.6× slower (alone it was 10% faster).
   public func lowerInverseAsFloat() -> [Float] {
-    guard size > 0 else { return [] }
-    // Row-major L is the column-major upper triangle Lᵀ; `dtrtri` inverts it in place, and
-    // (Lᵀ)⁻¹ read back row-major is L⁻¹. The zeros above L's diagonal stay zeros.
-    var inverse = lower.scalars
-    var (uplo, diag) = (CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "N")))
-    var (n, lda, info) = (Int32(size), Int32(size), Int32(0))
-    inverse.withUnsafeMutableBufferPointer {
-      dtrtri_(&uplo, &diag, &n, $0.baseAddress, &lda, &info, 1, 1)
-    }
-    precondition(info == 0, "dtrtri: info \(info) for a Cholesky factor of size \(size)")
-    return [Float](unsafeUninitializedCapacity: inverse.count) { buffer, count in
-      for i in inverse.indices { buffer[i] = Float(inverse[i]) }
-      count = inverse.count
-    }
+    var inverse = [Double](repeating: 0, count: size * size)
+    for i in 0..<size { inverse[i * size + i] = 1 }
+    inverse.withUnsafeMutableBufferPointer { rightSolveLower(rows: size, inPlace: $0) }
+    return inverse.map { Float($0) }
   }
-
 }
