@@ -91,7 +91,9 @@ extension Variable {
   public func convolutionPoolingChain(
     _ blocks: [ConvolutionPoolingBlock], imagesPerChunk: Int = 16
   ) -> Variable {
-    precondition(!blocks.isEmpty && imagesPerChunk > 0, "convolutionPoolingChain: no blocks")
+    precondition(
+      !blocks.isEmpty && imagesPerChunk > 0,
+      "convolutionPoolingChain: \(blocks.count) blocks, \(imagesPerChunk) images per chunk")
     let x = self
     // inputs[k] is block k's input; outputs[k] = inputs[k + 1], and the last is the value.
     var inputs = [x.value]
