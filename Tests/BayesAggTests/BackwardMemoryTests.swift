@@ -41,7 +41,7 @@ struct BackwardMemoryTests {
     let x = Variable(Tensor.randomNormal(shape: [2, 3], using: &generator))
     func loss() -> (Variable, () -> Variable?) {
       let hidden = x.matmul(w)
-      weak var weakHidden = hidden
+      weak let weakHidden = hidden
       return ((hidden.elu() * hidden).sum(), { weakHidden })
     }
     let (retained, _) = loss()
