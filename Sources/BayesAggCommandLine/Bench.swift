@@ -35,8 +35,9 @@ enum Bench {
     "Time training steps: for each case the median milliseconds per LS step and per "
       + "BayesAgg-MTL step\nafter a warm-up, their ratio, the aggregation call alone, the "
       + "convolutions' GFLOP/s beside\nsgemm's on this machine (and the Winograd layers by "
-      + "im2col), peak memory, and the LS step\nalternating with one whose convolutions all "
-      + "run by im2col.", specs)
+      + "im2col), peak resident memory and\nthe live heap of a step beside the activations "
+      + "it keeps, and the LS step alternating with\none whose convolutions all run by "
+      + "im2col.", specs)
 
   static func run(_ arguments: [String], console: Console) throws -> Int32 {
     guard
