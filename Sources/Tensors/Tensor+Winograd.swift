@@ -255,9 +255,9 @@ extension Tensor {
   /// ```
   /// ∂w[o, c] = Gᵀ [Σ_tiles ∂M[o] ⊙ (Bᵀ d[c] B)] G,   ∂d[c] = B [Σ_o U[o, c] ⊙ ∂M[o]] Bᵀ
   /// ```
-  /// each sum over `(m + 2)²` sgemms; the window gradients `∂d` of overlapping tiles add up, and the
-  /// adjoint of the padding takes them back to the input. This is the exact adjoint of the
-  /// forward algorithm, so it needs no rotated kernel and handles any padding, zeros or
+  /// each sum over `(m + 2)²` sgemms; the window gradients `∂d` of overlapping tiles add up,
+  /// and the adjoint of the padding takes them back to the input. This is the exact adjoint of
+  /// the forward algorithm, so it needs no rotated kernel and handles any padding, zeros or
   /// reflection, and odd planes.
   ///
   /// - Precondition: `g.admitsWinograd`; `g` describes `input` and `weight`; this tensor has

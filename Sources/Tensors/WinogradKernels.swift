@@ -3,8 +3,9 @@ import CKernels
 // Kernel file: the copies between NCHW tensors and the channel-innermost scratch buffers of
 // Winograd's F(2×2, 3×3) and F(4×4, 3×3) (Lavin & Gray, CVPR 2016), and the parallel loops over
 // the tile transforms, which live in C (`CKernels/Winograd.c`, `CKernels/Winograd4x4.c`) to run
-// on AVX-512 where the processor has it. Every transform handles `WinogradPlan.lanes` channels of one tile with vector arithmetic;
-// the scratch buffers round channels up to a multiple of that width, so no loop has a tail.
+// on AVX-512 where the processor has it. Every transform handles `WinogradPlan.lanes` channels
+// of one tile with vector arithmetic; the scratch buffers round channels up to a multiple of
+// that width, so no loop has a tail.
 
 /// Copies images `first..<first + images` of an NCHW input into a tiled buffer
 /// `[images, windowRows, windowColumns, inStride]`, adding the padding (zeros or reflection),
