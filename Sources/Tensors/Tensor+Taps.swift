@@ -22,7 +22,10 @@ extension ConvolutionGeometry {
   /// 1.02 at 16, 1.5 at 8 and 1.9 at 1; 0.68 on 256 channels, 0.34 on 64 and 0.24 on 32 at batch
   /// 32; 0.53 on 64 channels and 0.84 on 128 at batch 8, but 1.01 on 64 at batch 4; 0.18 on 16
   /// channels at batch 32 and 0.43 at batch 8; 0.26 on 512 → 16 channels, but 1.6 on 16 → 512,
-  /// 1.07 on 64 → 512 and 1.11 on 32 → 256 (sgemms with few input channels are thin).
+  /// 1.07 on 64 → 512 and 1.11 on 32 → 256 (sgemms with few input channels are thin). These
+  /// are with large allocations kept in the heap, as the `bayesagg` executable keeps them;
+  /// where each call's two filter-sized buffers are fresh pages instead, faulting them in
+  /// costs more than the saving (1.4 on 512 channels at batch 32).
   var taps2x2Wins: Bool {
     admitsTaps2x2 && min(inChannels, outChannels) >= 16 && 4 * inChannels >= outChannels
       && (batch >= 32 || (batch >= 8 && inChannels * outChannels <= 1 << 14))
