@@ -10,8 +10,9 @@ extension Variable {
   /// Computed by im2col and `cblas_sgemm` over chunks of images; the pullback gives
   /// `∂L/∂w = G·colᵀ`, `∂L/∂x = col2im(wᵀ·G)` taken back through the padding, and
   /// `∂L/∂b = Σ G`, computing only the gradients that some parent needs. 3×3 convolutions at
-  /// stride 1 with enough channels and tiles run by Winograd's F(2×2, 3×3) (Lavin & Gray,
-  /// CVPR 2016) and its adjoint instead (`ConvolutionGeometry.algorithm`).
+  /// stride 1 with enough channels and tiles run by Winograd's F(2×2, 3×3) or F(4×4, 3×3)
+  /// (Lavin & Gray, CVPR 2016) and its adjoint instead, and on 2×2 planes with zero padding 1
+  /// by one sgemm per filter tap (`ConvolutionGeometry.algorithm`).
   ///
   /// - Parameters:
   ///   - weight: `[Cout, Cin, kH, kW]`.

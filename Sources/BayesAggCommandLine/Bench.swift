@@ -196,13 +196,13 @@ enum Bench {
       console.print(
         String(
           format: "convolutions (forward + backward): %.2f ms, %.1f GFLOP/s = %.0f%% of sgemm"
-            + " (direct-convolution arithmetic over time; Winograd layers do less)",
+            + " (direct-convolution arithmetic over time; Winograd and tap layers do less)",
           convolution.milliseconds, convolution.gigaflopsPerSecond,
           100 * convolution.gigaflopsPerSecond / sgemm))
       if convolution.winogradLayers > 0 {
         console.print(
           String(
-            format: "3×3 convolutions (%d layers): Winograd %.2f ms vs im2col %.2f ms (%.2f×)",
+            format: "3×3 convolutions (%d layers): Winograd/taps %.2f ms vs im2col %.2f ms (%.2f×)",
             convolution.winogradLayers, convolution.winogradMilliseconds,
             convolution.im2colMilliseconds,
             convolution.im2colMilliseconds / convolution.winogradMilliseconds))

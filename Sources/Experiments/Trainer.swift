@@ -537,7 +537,8 @@ public struct ConvolutionProfile: Sendable {
   /// The layers' im2col multiply-adds ×2 per second: above sgemm's rate where Winograd saves
   /// multiplications.
   public var gigaflopsPerSecond = 0.0
-  /// How many layers choose Winograd, their time, and their time by im2col instead.
+  /// How many layers choose Winograd or the tap GEMMs (any algorithm but im2col), their time,
+  /// and their time by im2col instead.
   public var winogradLayers = 0
   public var winogradMilliseconds = 0.0
   public var im2colMilliseconds = 0.0

@@ -91,10 +91,12 @@ extension Tensor {
     let g = geometry
     let total = g.batch * g.outChannels * g.outPlane
     guard total > 0 else { return Tensor(zeros: outputShape(g)) }
-    // 3×3 stride-1 convolutions with enough channels and tiles: Winograd's F(2×2, 3×3) or
-    // F(4×4, 3×3).
-    let algorithm = g.algorithm
-    if algorithm != .im2col {
+    // 3×3 stride-1 convolutions: the tap GEMMs on 2×2 planes; with enough channels and tiles,
+    // Winograd's F(2×2, 3×3) or F(4×4, 3×3).
+    switch g.algorithm {
+    case .im2col: break
+    case .taps2x2: return tapsConvolved(g, weight: weight, bias: bias)
+    case let algorithm:
       return winogradConvolved(g, weight: weight, bias: bias, algorithm: algorithm)
     }
     // Every element is written by `scatterBlock`.
@@ -169,9 +171,14 @@ extension Tensor {
       paddingMode: paddingMode)
     precondition(
       shape == outputShape(g), "conv2d pullback: gradient \(shape) for output \(outputShape(g))")
-    // The adjoint of Winograd's F(2×2, 3×3) or F(4×4, 3×3) where the forward pass used it.
-    let algorithm = g.algorithm
-    if algorithm != .im2col {
+    // The adjoint of the tap GEMMs, F(2×2, 3×3) or F(4×4, 3×3) where the forward pass used it.
+    switch g.algorithm {
+    case .im2col: break
+    case .taps2x2:
+      return tapsConvolutionPullback(
+        g, input: input, weight: weight, needInput: needInput, needWeight: needWeight,
+        needBias: needBias)
+    case let algorithm:
       return winogradConvolutionPullback(
         g, input: input, weight: weight, needInput: needInput, needWeight: needWeight,
         needBias: needBias, algorithm: algorithm)

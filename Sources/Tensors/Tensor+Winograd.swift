@@ -12,6 +12,10 @@ public enum ConvolutionAlgorithm: Sendable, Equatable {
   /// and input channel instead of 144, with costlier 6×6 transforms and a larger rounding
   /// error; 3×3 kernels at stride 1 only.
   case winograd4x4
+  /// For a 3×3 kernel at stride 1 with zero padding 1 over 2×2 planes (ResNet-18's last
+  /// stage): one sgemm per filter tap over the positions it pairs, 16 multiply-adds per output
+  /// and input channel instead of 36, skipping the taps that meet the padding.
+  case taps2x2
 
   /// The algorithm that convolutions use wherever it applies, inside `$forced.withValue(…)` on
   /// the current task or thread, in place of the measured choice; for tests and benchmarks.
@@ -26,11 +30,15 @@ extension ConvolutionGeometry {
   }
 
   /// The algorithm that `convolved` and `convolutionPullback` use: `ConvolutionAlgorithm.forced`
-  /// where it applies, else F(4×4, 3×3) where it wins (see `winograd4x4Wins`), else F(2×2,
-  /// 3×3) where it wins (see `winogradWins`), else im2col.
+  /// where it applies, else the tap GEMMs where they win (see `taps2x2Wins`), else F(4×4, 3×3)
+  /// where it wins (see `winograd4x4Wins`), else F(2×2, 3×3) where it wins (see
+  /// `winogradWins`), else im2col.
   public var algorithm: ConvolutionAlgorithm {
     guard admitsWinograd else { return .im2col }
-    if let forced = ConvolutionAlgorithm.forced { return forced }
+    if let forced = ConvolutionAlgorithm.forced, forced != .taps2x2 || admitsTaps2x2 {
+      return forced
+    }
+    if taps2x2Wins { return .taps2x2 }
     if winograd4x4Wins { return .winograd4x4 }
     return winogradWins ? .winograd : .im2col
   }
@@ -115,7 +123,8 @@ struct WinogradPlan {
   /// The plan of `algorithm`, `.winograd` or `.winograd4x4`, for `g`.
   init(_ g: ConvolutionGeometry, _ algorithm: ConvolutionAlgorithm) {
     precondition(g.admitsWinograd, "Winograd needs a 3×3 kernel at stride 1: \(g)")
-    precondition(algorithm != .im2col, "WinogradPlan of im2col for \(g)")
+    precondition(
+      algorithm == .winograd || algorithm == .winograd4x4, "WinogradPlan of \(algorithm) for \(g)")
     geometry = g
     tile = algorithm == .winograd4x4 ? 4 : 2
     (tileRows, tileColumns) = ((g.outHeight + tile - 1) / tile, (g.outWidth + tile - 1) / tile)

@@ -204,7 +204,8 @@ struct WinogradTests {
     #expect(report.worstError < 2e-3, "\(c): \(report)")
   }
 
-  @Test("ResNet-18 at batch 32 runs its 3×3 stride-1 convolutions by F(4×4, 3×3) and F(2×2, 3×3)")
+  @Test(
+    "ResNet-18 at batch 32 runs its 3×3 stride-1 convolutions by F(4×4, 3×3), F(2×2, 3×3) and taps")
   func resNetDispatch() {
     var generator = RandomGenerator(seed: 36)
     let network = ResNet.resNet18(inputShape: [3, 64, 64], using: &generator)
@@ -217,15 +218,16 @@ struct WinogradTests {
       let g = ConvolutionGeometry(
         input: shape, weight: layer.weight.shape, stride: layer.stride,
         padding: layer.padding, paddingMode: layer.paddingMode)
-      // The last stage's 2×2 planes have 32 tiles, too few (see `winogradWins`); the third
-      // stage's 4×4 planes have 32 tiles of 4×4 for 256 channels (see `winograd4x4Wins`).
+      // The last stage's 2×2 planes take the tap GEMMs (see `taps2x2Wins`); the third stage's
+      // 4×4 planes have 32 tiles of 4×4 for 256 channels (see `winograd4x4Wins`).
       let expected: ConvolutionAlgorithm =
-        layer.kernelSize != 3 || layer.stride != 1 || shape[2] < 4
-        ? .im2col : shape[2] == 4 ? .winograd : .winograd4x4
+        layer.kernelSize != 3 || layer.stride != 1
+        ? .im2col : shape[2] == 2 ? .taps2x2 : shape[2] == 4 ? .winograd : .winograd4x4
       #expect(g.algorithm == expected, "\(g)")
       chosen[g.algorithm, default: 0] += 1
     }
-    #expect(chosen[.winograd4x4] == 7 && chosen[.winograd] == 3, "\(chosen)")
+    #expect(
+      chosen[.winograd4x4] == 7 && chosen[.winograd] == 3 && chosen[.taps2x2] == 3, "\(chosen)")
   }
 
   @Test("CIFAR-MTL keeps its 3-channel first layer on im2col; a forced choice needs 3×3, stride 1")

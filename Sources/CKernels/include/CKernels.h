@@ -154,4 +154,28 @@ void bayesagg_winograd4_weight_gradients(
     const float *du, size_t spacing, float *dw, size_t begin, size_t end, size_t out_channels,
     size_t in_channels);
 
+// The copies around the tap GEMMs of a 3×3, stride-1, padding-1 convolution of 2×2 planes
+// (`Tensors/Tensor+Taps.swift`).
+
+/// Filters `[Cout, Cin, 9]` (taps row-major) to `[Cout, 9, Cin]`, for filters `begin..<end`:
+/// tap `t` of every filter is then a `Cout × Cin` matrix with leading dimension `9·Cin`.
+void bayesagg_taps_pack_weights(
+    const float *w, float *packed, size_t begin, size_t end, size_t in_channels);
+
+/// The inverse of `bayesagg_taps_pack_weights`: `[Cout, 9, Cin]` to `[Cout, Cin, 9]`.
+void bayesagg_taps_unpack_weights(
+    const float *packed, float *w, size_t begin, size_t end, size_t in_channels);
+
+/// An NCHW batch of 2×2 planes `[images, channels, 4]` to two `[channels, 4, images]` copies:
+/// `rows` with the positions `(i, j)` in row-major order (slot `2i + j`), `columns` in
+/// column-major order (slot `2j + i`).
+void bayesagg_taps_pack_planes(
+    const float *x, float *rows, float *columns, size_t images, size_t channels);
+
+/// The adjoint of `bayesagg_taps_pack_planes`, plus a bias: `y[n, c, s] = rows[c, s, n] +
+/// columns[c, s′, n] + bias[c]` (`s′` the column-order slot of `s`; no bias if `bias` is NULL).
+void bayesagg_taps_unpack_planes(
+    const float *rows, const float *columns, const float *bias, float *y, size_t images,
+    size_t channels);
+
 #endif
