@@ -356,11 +356,7 @@ KERNEL void bayesagg_winograd_weights(
         EXPAND(t[0][i], t[1][i], t[2][i], x);
         for (int j = 0; j < 4; j++) {
           float *target = u + (4 * i + j) * spacing + pair;
-          if (count == LANES) {
-            STORE(target, x[j]);
-          } else {
-            for (size_t l = 0; l < count; l++) target[l] = x[j][l];
-          }
+          STORE_FIRST(target, x[j], count);
         }
       }
     }
@@ -377,13 +373,7 @@ KERNEL void bayesagg_winograd_weight_gradients(
       lanes x[16];
       for (int xi = 0; xi < 16; xi++) {
         const float *source = du + xi * spacing + pair;
-        if (count == LANES) {
-          x[xi] = LOAD(source);
-        } else {
-          float padded[LANES] = {0};
-          for (size_t l = 0; l < count; l++) padded[l] = source[l];
-          x[xi] = LOAD(padded);
-        }
+        LOAD_FIRST(x[xi], source, count);
       }
       // r = ∂U G, row by row; then ∂g = Gᵀ r, column by column.
       lanes r[4][3], g[3];

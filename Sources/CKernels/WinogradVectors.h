@@ -18,6 +18,26 @@ enum { LANES = 16 };
 #define LOAD(p) (*(const unaligned_lanes *)(p))
 #define STORE(p, v) (*(unaligned_lanes *)(p) = (v))
 #define ADD(p, v) (*(unaligned_lanes *)(p) += (v))
+/// Stores the first `count` lanes of `v` at `p`: one vector store when `count` is all of them.
+#define STORE_FIRST(p, v, count)                                       \
+  do {                                                                 \
+    if ((count) == LANES) {                                            \
+      STORE(p, v);                                                     \
+    } else {                                                           \
+      for (size_t l_ = 0; l_ < (count); l_++) (p)[l_] = (v)[l_];       \
+    }                                                                  \
+  } while (0)
+/// Sets `v` to the `count` floats at `p` followed by zeros: one vector load when `count` is all.
+#define LOAD_FIRST(v, p, count)                                        \
+  do {                                                                 \
+    if ((count) == LANES) {                                            \
+      (v) = LOAD(p);                                                   \
+    } else {                                                           \
+      float padded_[LANES] = {0};                                      \
+      for (size_t l_ = 0; l_ < (count); l_++) padded_[l_] = (p)[l_];   \
+      (v) = LOAD(padded_);                                             \
+    }                                                                  \
+  } while (0)
 
 #define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 

@@ -15,31 +15,12 @@ let tapCases: [WinogradCase] = [
   .init(input: [32, 512, 2, 2], outChannels: 512, bias: false),
 ]
 
-/// The forward output and the three gradients of one case under `algorithm`.
-private func evaluateTaps(
-  _ c: WinogradCase, _ algorithm: ConvolutionAlgorithm?, seed: UInt64,
-  needInput: Bool = true, needWeight: Bool = true
-) -> (output: Tensor, input: Tensor?, weight: Tensor?, bias: Tensor?) {
-  var generator = RandomGenerator(seed: seed)
-  let x = Tensor.randomNormal(shape: c.input, using: &generator)
-  let w = Tensor.randomNormal(shape: c.weight, using: &generator)
-  let b = c.bias ? Tensor.randomNormal(shape: [c.outChannels], using: &generator) : nil
-  return ConvolutionAlgorithm.$forced.withValue(algorithm) {
-    let y = x.convolved(with: w, bias: b, padding: 1)
-    let g = Tensor.randomNormal(shape: y.shape, using: &generator)
-    let gradients = g.convolutionPullback(
-      input: x, weight: w, stride: 1, padding: 1, paddingMode: .zeros, needInput: needInput,
-      needWeight: needWeight, needBias: c.bias)
-    return (y, gradients.input, gradients.weight, gradients.bias)
-  }
-}
-
 @Suite("Tap GEMMs for 3×3 convolutions of 2×2 planes")
 struct TapConvolutionTests {
   @Test("forward, input and weight gradients equal im2col's", arguments: tapCases)
   func matchesIm2col(_ c: WinogradCase) {
-    let fast = evaluateTaps(c, .taps2x2, seed: 41)
-    let reference = evaluateTaps(c, .im2col, seed: 41)
+    let fast = evaluate(c, .taps2x2, seed: 41)
+    let reference = evaluate(c, .im2col, seed: 41)
     var errors = [
       ("output", relativeError(fast.output, reference.output)),
       ("input gradient", relativeError(fast.input!, reference.input!)),
@@ -70,9 +51,9 @@ struct TapConvolutionTests {
     "one gradient alone equals the same gradient computed with the other",
     arguments: [tapCases[0], tapCases[4]])
   func singleGradients(_ c: WinogradCase) {
-    let both = evaluateTaps(c, .taps2x2, seed: 43)
-    let input = evaluateTaps(c, .taps2x2, seed: 43, needWeight: false)
-    let weight = evaluateTaps(c, .taps2x2, seed: 43, needInput: false)
+    let both = evaluate(c, .taps2x2, seed: 43)
+    let input = evaluate(c, .taps2x2, seed: 43, needWeight: false)
+    let weight = evaluate(c, .taps2x2, seed: 43, needInput: false)
     #expect(input.weight == nil && weight.input == nil)
     let (sameInput, sameWeight) = (input.input == both.input, weight.weight == both.weight)
     #expect(sameInput)
@@ -141,9 +122,9 @@ struct TapConvolutionTests {
   @Test("the default path on ResNet-18's last stage is the tap GEMMs, bit for bit")
   func defaultRunsTaps() {
     let c = tapCases[6]
-    let chosen = evaluateTaps(c, .taps2x2, seed: 45)
-    let plain = evaluateTaps(c, nil, seed: 45)
-    let reference = evaluateTaps(c, .im2col, seed: 45)
+    let chosen = evaluate(c, .taps2x2, seed: 45)
+    let plain = evaluate(c, nil, seed: 45)
+    let reference = evaluate(c, .im2col, seed: 45)
     let (sameAsTaps, sameAsIm2col) = (
       plain.output == chosen.output, plain.output == reference.output
     )

@@ -79,9 +79,10 @@ let winogradCases: [WinogradCase] = [
   .init(input: [2, 17, 15, 9], outChannels: 33, bias: false),
 ]
 
-/// The forward output and the three gradients of one case under `algorithm`.
-private func evaluate(
-  _ c: WinogradCase, _ algorithm: ConvolutionAlgorithm, seed: UInt64,
+/// The forward output and the three gradients of one case under `algorithm` (`nil`: the
+/// automatic choice).
+func evaluate(
+  _ c: WinogradCase, _ algorithm: ConvolutionAlgorithm?, seed: UInt64,
   needInput: Bool = true, needWeight: Bool = true
 ) -> (output: Tensor, input: Tensor?, weight: Tensor?, bias: Tensor?) {
   var generator = RandomGenerator(seed: seed)
