@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensors
 
@@ -34,10 +35,7 @@ public func precisionWeightedAggregate(
       "precisionWeightedAggregate: moments [\(group.batchSize), \(group.representationSize)] "
         + "and [\(batch), \(d)] differ")
     let tasks = group.taskCount
-    // pow(v, ½) and pow(v, 1) are √v and v, both correctly rounded: no call to `pow` for them.
-    @inline(__always) func precisionOf(_ v: Double) -> Double {
-      power == 0.5 ? 1 / v.squareRoot() : power == 1 ? 1 / v : power == 0 ? 1 : 1 / pow(v, power)
-    }
+    let row = tasks * d
     group.mean.scalars.withUnsafeBufferPointer { mean in
       group.variance.scalars.withUnsafeBufferPointer { variance in
         numerator.scalars.withUnsafeMutableBufferPointer { top in
@@ -45,17 +43,20 @@ public func precisionWeightedAggregate(
             let (pm, pv) = (mean.baseAddress!, variance.baseAddress!)
             let (pt, pb) = (top.baseAddress!, bottom.baseAddress!)
             // Each datum's sums are its own, in task order on every path: the split over the
-            // cores (for the `pow` calls of a general α) changes no bits.
-            Parallel.forEachChunk(count: batch, costPerItem: tasks * d * 16) { range in
-              for b in range {
-                let (sum, weight) = (pt + b * d, pb + b * d)
-                for t in 0..<tasks where group.isPresent(b, task: t) {
-                  let base = b * tasks * d + t * d
-                  let (mu, sigma2) = (pm + base, pv + base)
-                  for j in 0..<d {
-                    let precision = precisionOf(max(sigma2[j], varianceFloor))
-                    sum[j] += precision * mu[j]
-                    weight[j] += precision
+            // cores changes no bits.
+            Parallel.forEachChunk(count: batch, costPerItem: row * 4) { range in
+              var precisions = [Double](repeating: 0, count: row)
+              precisions.withUnsafeMutableBufferPointer { precisions in
+                let p = precisions.baseAddress!
+                for b in range {
+                  inversePowers(pv + b * row, into: p, count: row, floor: varianceFloor, power)
+                  let (sum, weight) = (pt + b * d, pb + b * d)
+                  for t in 0..<tasks where group.isPresent(b, task: t) {
+                    let (mu, precision) = (pm + b * row + t * d, p + t * d)
+                    for j in 0..<d {
+                      sum[j] += precision[j] * mu[j]
+                      weight[j] += precision[j]
+                    }
                   }
                 }
               }
@@ -72,4 +73,20 @@ public func precisionWeightedAggregate(
     result.scalars[i] = weight > 0 ? numerator.scalars[i] / weight * scale : 0
   }
   return result
+}
+
+/// `precision[i] = 1 / max(variance[i], floor)^α` for `i < count`.
+///
+/// α = ½ and α = 1 use `√v` and `v`, both correctly rounded, and α = 0 gives 1; any other α
+/// goes through the vectorised `bayesagg_inverse_powers`, within a few ulp of `1 / pow(v, α)`.
+private func inversePowers(
+  _ variance: UnsafePointer<Double>, into precision: UnsafeMutablePointer<Double>, count: Int,
+  floor: Double, _ power: Double
+) {
+  switch power {
+  case 0: precision.update(repeating: 1, count: count)
+  case 0.5: for i in 0..<count { precision[i] = 1 / max(variance[i], floor).squareRoot() }
+  case 1: for i in 0..<count { precision[i] = 1 / max(variance[i], floor) }
+  default: bayesagg_inverse_powers(variance, precision, count, floor, power)
+  }
 }

@@ -1,5 +1,6 @@
 import BayesAggTestSupport
 import CKernels
+import Foundation
 import Tensors
 import Testing
 
@@ -51,6 +52,31 @@ private struct ClassificationProblem {
 
 @Suite("Monte-Carlo kernels")
 struct MonteCarloKernelTests {
+  @Test("inverse powers are within 2 ulp of 1 / pow(max(v, floor), α), special values included")
+  func inversePowers() {
+    var generator = RandomGenerator(seed: 12)
+    // Log-uniform over 2⁻¹⁰⁰⁰…2¹⁰⁰⁰, then values at the edges of the kernel's range.
+    var variances = (0..<4099).map { _ in pow(2, 2000 * generator.nextUniform() - 1000) }
+    variances += [
+      0, -1, 1e-9, 1e-8, 1, 2, 1.4142135623730951, 1.4142135623730950, 0.7071067811865476,
+      .leastNormalMagnitude, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .infinity, .nan,
+    ]
+    let floors = [1e-8, Double.leastNonzeroMagnitude]
+    for (floor, power) in [(1e-8, 0.0005), (1e-8, 0.25), (1e-8, 3.7), (floors[1], 1.5)] {
+      var precisions = [Double](repeating: -1, count: variances.count)
+      bayesagg_inverse_powers(variances, &precisions, variances.count, floor, power)
+      for (v, p) in zip(variances, precisions) {
+        let expected = 1 / pow(max(v, floor), power)
+        if expected.isNaN || expected == 0 || expected.isInfinite {
+          #expect(p.bitPattern == expected.bitPattern, "v = \(v), α = \(power)")
+          continue
+        }
+        let ulps = abs(p - expected) / expected.ulp
+        #expect(ulps <= 2, "v = \(v), floor = \(floor), α = \(power): \(p) vs \(expected)")
+      }
+    }
+  }
+
   @Test("floatMatrixMultiply agrees with matmul, with transposes and wider leading dimensions")
   func floatProducts() {
     var generator = RandomGenerator(seed: 31)

@@ -25,6 +25,13 @@ void bayesagg_elu_in_place(float *x, size_t count, float alpha);
 void bayesagg_max_pool_tiles(
     const float *x, size_t planes, size_t height, size_t width, size_t k, float *pooled,
     uint8_t *choices, float *column_max, int32_t *column_row);
+/// `precision[i] = 1 / max(variance[i], floor)^power` for `power ≥ 0`: BayesAgg-MTL's precision
+/// weights. `e^(−power · ln v)` with its own Double logarithm and exponential, in vectors, within
+/// a few ulp of `1 / pow(v, power)` and the same on every instruction-set level; NaN, infinite or
+/// subnormal `v` and `|power · ln v| > 690` go through libm's `pow` instead.
+void bayesagg_inverse_powers(const double *variance, double *precision, size_t count,
+                             double floor, double power);
+
 // Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, CVPR 2016), for
 // `Tensors/Tensor+Winograd.swift`. Each kernel does work items `begin..<end`, so that the
 // caller can split them over threads.
