@@ -9,9 +9,10 @@ import Tensors
 // streamed through matrix products instead.
 //
 // The posterior algebra (precision, Cholesky factor `L`, `L⁻¹`) is in `Double`. The draws
-// `w = m + L⁻ᵀz` (Ziggurat normals) are made with `L⁻¹` rounded to `Float`, or by a `Double`
-// triangular solve for large heads, and the products and element-wise work after them run in
-// `Float`: their rounding (~1e-7 relative) is far below the sampling noise (~1/√S).
+// `w = m + L⁻ᵀz` are made with `L⁻¹` rounded to `Float` and normals computed in vectors
+// (`fillCounterNormal`), or for large heads by a `Double` triangular solve of Ziggurat
+// normals. The products and element-wise work after them run in `Float`: their rounding
+// (~1e-7 relative) is far below the sampling noise (~1/√S).
 //
 // Parallelism: independent work items (one per binary output, or one per chunk of a softmax
 // group's samples) run concurrently, each with single-threaded BLAS, so that no BLAS thread
@@ -134,7 +135,7 @@ private struct Workspace {
     let mean = posterior.mean.map { Float($0) }
     weights.withUnsafeMutableBufferPointer { w in
       if let lowerInverse {
-        generator.fillZigguratNormal(w)
+        generator.fillCounterNormal(w)
         lowerInverse.withUnsafeBufferPointer { inverse in
           floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: inverse, inPlace: w)
         }

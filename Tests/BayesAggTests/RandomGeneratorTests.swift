@@ -7,32 +7,41 @@ private func normalCDF(_ x: Double) -> Double {
   0.5 * erfc(-x / 2.0.squareRoot())
 }
 
-/// `count` Ziggurat draws from `seed`, by the `Float` or the `Double` generator.
-private func zigguratDraws(_ count: Int, seed: UInt64, float: Bool) -> [Double] {
-  var generator = RandomGenerator(seed: seed)
-  if float {
+/// The bulk normal generators under test.
+enum NormalSource: String, CaseIterable, CustomTestStringConvertible {
+  case zigguratFloat, zigguratDouble, counter
+
+  var testDescription: String { rawValue }
+
+  /// `count` draws from `seed`.
+  func draws(_ count: Int, seed: UInt64) -> [Double] {
+    var generator = RandomGenerator(seed: seed)
+    if self == .zigguratDouble {
+      var draws = [Double](repeating: 0, count: count)
+      draws.withUnsafeMutableBufferPointer { generator.fillZigguratNormal($0) }
+      return draws
+    }
     var draws = [Float](repeating: 0, count: count)
-    draws.withUnsafeMutableBufferPointer { generator.fillZigguratNormal($0) }
+    draws.withUnsafeMutableBufferPointer {
+      self == .counter ? generator.fillCounterNormal($0) : generator.fillZigguratNormal($0)
+    }
     return draws.map { Double($0) }
   }
-  var draws = [Double](repeating: 0, count: count)
-  draws.withUnsafeMutableBufferPointer { generator.fillZigguratNormal($0) }
-  return draws
 }
 
-// Statistical checks of the bulk normal generator. Each bound is about five standard errors
+// Statistical checks of the bulk normal generators. Each bound is about five standard errors
 // (two for the chi-square, in units of its own spread: six), so a correct generator fails
 // with negligible probability and the seeds are fixed; a wrong table, a missing wedge or tail,
 // or a biased sign would fail by many standard errors.
-@Suite("Ziggurat normal generator")
-struct ZigguratNormalTests {
+@Suite("Bulk normal generators")
+struct BulkNormalTests {
   static let count = 1 << 22
 
   @Test(
     "mean, variance, skewness and kurtosis match N(0, 1) within five standard errors",
-    arguments: [false, true])
-  func moments(float: Bool) {
-    let draws = zigguratDraws(Self.count, seed: 101, float: float)
+    arguments: NormalSource.allCases)
+  func moments(source: NormalSource) {
+    let draws = source.draws(Self.count, seed: 101)
     let n = Double(draws.count)
     var sums = [Double](repeating: 0, count: 5)
     for x in draws {
@@ -52,9 +61,9 @@ struct ZigguratNormalTests {
 
   @Test(
     "the tails beyond 3, beyond the Ziggurat's R and beyond 4.5 have the normal mass",
-    arguments: [false, true])
-  func tails(float: Bool) {
-    let draws = zigguratDraws(Self.count, seed: 102, float: float)
+    arguments: NormalSource.allCases)
+  func tails(source: NormalSource) {
+    let draws = source.draws(Self.count, seed: 102)
     let n = Double(draws.count)
     for threshold in [3.0, 3.442619855899, 4.5] {
       let observed = Double(draws.lazy.filter { abs($0) > threshold }.count)
@@ -70,9 +79,10 @@ struct ZigguratNormalTests {
   }
 
   @Test(
-    "a histogram of 82 bins passes a chi-square test against N(0, 1)", arguments: [false, true])
-  func histogram(float: Bool) {
-    let draws = zigguratDraws(Self.count, seed: 103, float: float)
+    "a histogram of 82 bins passes a chi-square test against N(0, 1)",
+    arguments: NormalSource.allCases)
+  func histogram(source: NormalSource) {
+    let draws = source.draws(Self.count, seed: 103)
     // Bins of width 0.1 on [−4, 4) and one for each tail.
     var counts = [Double](repeating: 0, count: 82)
     for x in draws {
@@ -91,9 +101,10 @@ struct ZigguratNormalTests {
     #expect(chiSquare < 81 + 6 * 162.0.squareRoot(), "χ² = \(chiSquare)")
   }
 
-  @Test("successive draws are uncorrelated, and their squares too", arguments: [false, true])
-  func independence(float: Bool) {
-    let draws = zigguratDraws(Self.count, seed: 104, float: float)
+  @Test(
+    "successive draws are uncorrelated, and their squares too", arguments: NormalSource.allCases)
+  func independence(source: NormalSource) {
+    let draws = source.draws(Self.count, seed: 104)
     let n = Double(draws.count - 1)
     var (lagged, laggedSquares) = (0.0, 0.0)
     for i in 1..<draws.count {
@@ -106,13 +117,13 @@ struct ZigguratNormalTests {
       "lag-1 covariance of squares \(laggedSquares / n)")
   }
 
-  @Test("the same seed gives the same draws, another seed others", arguments: [false, true])
-  func reproducible(float: Bool) {
-    // An odd count: the last 64-bit draw of the Float generator is used by half.
-    let first = zigguratDraws(10_001, seed: 105, float: float)
-    #expect(first == zigguratDraws(10_001, seed: 105, float: float))
-    #expect(first != zigguratDraws(10_001, seed: 106, float: float))
-    #expect(Array(first.prefix(500)) == zigguratDraws(500, seed: 105, float: float))
+  @Test("the same seed gives the same draws, another seed others", arguments: NormalSource.allCases)
+  func reproducible(source: NormalSource) {
+    // An odd count: the last 64-bit draw of the Float generators is used by half.
+    let first = source.draws(10_001, seed: 105)
+    #expect(first == source.draws(10_001, seed: 105))
+    #expect(first != source.draws(10_001, seed: 106))
+    #expect(Array(first.prefix(500)) == source.draws(500, seed: 105))
   }
 }
 
@@ -143,5 +154,42 @@ struct ZigguratStreamTests {
     draws.withUnsafeMutableBufferPointer { generator.fillZigguratNormal($0) }
     #expect(Self.hash(draws) == checksum)
     #expect(generator.next() == nextWord)
+  }
+}
+
+@Suite("Counter normals")
+struct CounterNormalTests {
+  /// Word `counter` of the SplitMix64 sequence from `key`, as the kernel defines it.
+  static func word(key: UInt64, counter: UInt64) -> UInt64 {
+    var z = key &+ (counter &+ 1) &* 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  @Test("each pair is Box–Muller of its word in exact arithmetic, within 1e-6 relative")
+  func matchesBoxMuller() {
+    let count = 200_001
+    var generator = RandomGenerator(seed: 107)
+    var copy = generator
+    let key = copy.next()
+    var draws = [Float](repeating: 0, count: count)
+    draws.withUnsafeMutableBufferPointer { generator.fillCounterNormal($0) }
+    // One 64-bit draw in all, whatever the count.
+    #expect(generator.next() == copy.next())
+    var worst = 0.0
+    for i in 0..<(count + 1) / 2 {
+      let word = Self.word(key: key, counter: UInt64(i))
+      let u = Double(2 * (word >> 41) + 1) * 0x1.0p-24
+      let radius = (-2 * log(u)).squareRoot()
+      let angle = (Double(UInt32(truncatingIfNeeded: word)) - 0x2000_0000 + 0.5) * 0x1.0p-32
+      let exact = [radius * cos(2 * .pi * angle), radius * sin(2 * .pi * angle)]
+      for k in 0..<2 where 2 * i + k < count {
+        let value = Double(draws[2 * i + k])
+        worst = max(worst, abs(value - exact[k]) / max(abs(exact[k]), 1e-30))
+        #expect(abs(value) <= 5.77)
+      }
+    }
+    #expect(worst < 1e-6, "worst relative error \(worst)")
   }
 }

@@ -1,0 +1,90 @@
+#include "CKernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#pragma clang fp contract(off)
+
+// Standard normals in vectors: Box–Muller on SplitMix64 words of a counter, with the logarithm,
+// sine and cosine as short polynomials in Float. Every pair depends only on the key and its
+// index, so the loop has no carried state and the stream is the same on every instruction-set
+// level.
+
+/// Word `counter` of the SplitMix64 sequence that starts at `key` (Steele, Lea and Flood,
+/// OOPSLA 2014): the state after `counter + 1` steps, mixed.
+static inline uint64_t counter_word(uint64_t key, uint64_t counter) {
+  uint64_t z = key + (counter + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/// ln u for u ∈ [2⁻²⁴, 1): u = 2ᵉ·m with m ∈ [√½, √2), s = (m − 1)/(m + 1),
+/// ln m = 2s (1 + s²/3 + s⁴/5 + s⁶/7 + s⁸/9); s² ≤ 0.0295, so the next term is below 2⁻²⁸.
+static inline float log_unit(float u) {
+  uint32_t bits;
+  memcpy(&bits, &u, sizeof bits);
+  int32_t e = (int32_t)(bits >> 23) - 127;
+  uint32_t mantissa_bits = (bits & 0x007FFFFFu) | 0x3F800000u;
+  float m;
+  memcpy(&m, &mantissa_bits, sizeof m);
+  int32_t above = m >= 1.41421356f ? 1 : 0;
+  m = above ? m * 0.5f : m;
+  float s = (m - 1.0f) / (m + 1.0f);
+  float z = s * s;
+  float p = 1.0f / 9.0f;
+  p = p * z + 1.0f / 7.0f;
+  p = p * z + 1.0f / 5.0f;
+  p = p * z + 1.0f / 3.0f;
+  return (float)(e + above) * 0.693147182f + (2.0f * s + 2.0f * s * z * p);
+}
+
+/// One Box–Muller pair from a 64-bit word. The high 23 bits k give u = (2k + 1)·2⁻²⁴ ∈ (0, 1),
+/// exact in Float, and the radius √(−2 ln u), at most 5.77. The low 32 bits give the angle: the
+/// top two bits the quadrant, the other 30 an offset φ ∈ [−π/4, π/4), whose sine and cosine are
+/// Taylor polynomials to φ⁹ and φ⁸ (remainders below 2⁻²⁵).
+static inline void normal_pair(uint64_t word, float *first, float *second) {
+  float u = (float)(2 * (uint32_t)(word >> 41) + 1) * 0x1.0p-24f;
+  float radius = __builtin_elementwise_sqrt(-2.0f * log_unit(u));
+  uint32_t angle = (uint32_t)word;
+  uint32_t quadrant = angle >> 30;
+  float phi = ((float)((int32_t)(angle & 0x3FFFFFFFu) - 0x20000000) + 0.5f) *
+              (1.57079632679f * 0x1.0p-30f);
+  float q = phi * phi;
+  float sine = 1.0f / 362880.0f;
+  sine = sine * q - 1.0f / 5040.0f;
+  sine = sine * q + 1.0f / 120.0f;
+  sine = sine * q - 1.0f / 6.0f;
+  sine = phi + phi * q * sine;
+  float cosine = 1.0f / 40320.0f;
+  cosine = cosine * q - 1.0f / 720.0f;
+  cosine = cosine * q + 1.0f / 24.0f;
+  cosine = cosine * q - 0.5f;
+  cosine = 1.0f + q * cosine;
+  // Rotate (cos φ, sin φ) by the quadrant's multiple of π/2.
+  float x = quadrant & 1 ? -sine : cosine;
+  float y = quadrant & 1 ? cosine : sine;
+  x = quadrant & 2 ? -x : x;
+  y = quadrant & 2 ? -y : y;
+  *first = radius * x;
+  *second = radius * y;
+}
+
+__attribute__((target_clones("avx512dq", "avx2", "default")))
+static void normal_pairs(float *restrict out, size_t pairs, uint64_t key) {
+  for (size_t i = 0; i < pairs; i++) {
+    float first, second;
+    normal_pair(counter_word(key, i), &first, &second);
+    out[2 * i] = first;
+    out[2 * i + 1] = second;
+  }
+}
+
+void bayesagg_counter_normals(float *out, size_t count, uint64_t key) {
+  normal_pairs(out, count / 2, key);
+  if (count % 2 == 1) {
+    float first, second;
+    normal_pair(counter_word(key, count / 2), &first, &second);
+    out[count - 1] = first;
+  }
+}
