@@ -231,5 +231,21 @@ struct MonteCarloCKernelTests {
       }
     }
     #expect(worst < 1e-5, "max |L⁻¹L − I| = \(worst)")
+
+    // In Double, before the rounding: the triangular solve against the identity, to 1e-12.
+    var exact = [Double](repeating: .nan, count: n * n)
+    factor.lower.scalars.withUnsafeBufferPointer {
+      bayesagg_lower_inverse($0.baseAddress!, n, &exact)
+    }
+    let solved = factor.rightSolveLower(Matrix.identity(n, scale: 1))
+    let largest = solved.scalars.map(abs).max()!
+    let gap = zip(exact, solved.scalars).map { abs($0 - $1) }.max()!
+    #expect(gap < 1e-12 * largest, "max |L⁻¹ − solve(L, I)| = \(gap) of \(largest)")
+    // The upper triangle is not read.
+    var marked = factor.lower.scalars
+    for i in 0..<n { for j in (i + 1)..<n { marked[i * n + j] = .nan } }
+    var again = [Double](repeating: .nan, count: n * n)
+    bayesagg_lower_inverse(marked, n, &again)
+    #expect(again == exact)
   }
 }

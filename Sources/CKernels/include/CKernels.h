@@ -39,6 +39,13 @@ void bayesagg_inverse_powers(const double *variance, double *precision, size_t c
 /// instruction-set level.
 void bayesagg_counter_normals(float *out, size_t count, uint64_t key);
 
+/// `inverse = L⁻¹` for the `n × n` lower-triangular `lower` (row-major; the upper triangle is
+/// not read), by forward substitution a row at a time: row `i` of `L⁻¹` is `eᵢ` less the
+/// multiples `L[i][k]` of the rows `k < i` already found, divided by `L[i][i]`. Each step is a
+/// vector update of contiguous rows. `inverse` is lower triangular with zeros above.
+/// About `n³/6` multiply-adds, a third of a triangular solve against the identity.
+void bayesagg_lower_inverse(const double *lower, size_t n, double *inverse);
+
 // Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, CVPR 2016), for
 // `Tensors/Tensor+Winograd.swift`. Each kernel does work items `begin..<end`, so that the
 // caller can split them over threads.
