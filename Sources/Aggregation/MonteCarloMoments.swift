@@ -9,10 +9,11 @@ import Tensors
 // streamed through matrix products instead.
 //
 // The posterior algebra (precision, Cholesky factor `L`, `L⁻¹`) is in `Double`. The draws
-// `w = m + L⁻ᵀz` are made with `L⁻¹` rounded to `Float` and normals computed in vectors
-// (`fillCounterNormal`), or for large heads by a `Double` triangular solve of Ziggurat
-// normals. The products and element-wise work after them run in `Float`: their rounding
-// (~1e-7 relative) is far below the sampling noise (~1/√S).
+// `w = m + L⁻ᵀz`, from normals computed in vectors (`fillCounterNormal`), are made with `L⁻¹`
+// rounded to `Float`, or for large heads by a `Float` triangular solve against `L` (see
+// `DrawTriangle`). The products and element-wise work after them run in `Float`: their
+// rounding (~1e-7 relative, or `cond(L) · 6e-8` for the solve) is far below the sampling noise
+// (~1/√S).
 //
 // Parallelism: independent work items (one per binary output, or one per chunk of a softmax
 // group's samples) run concurrently, each with single-threaded BLAS, so that no BLAS thread
@@ -122,29 +123,25 @@ private struct Workspace {
     second = mean
   }
 
-  /// Fills `weights` with `samples` draws `m + L⁻ᵀz` from `posterior`, one per row.
-  ///
-  /// With `lowerInverse` (`L⁻¹` from `lowerInverseAsFloat()`), `L⁻ᵀz` is one `Float`
-  /// triangular product; without it, a `Double` triangular solve (`dtrsm`) rounded to `Float`
-  /// afterwards. `useInverse(parameters:samples:)` picks the cheaper.
+  /// Fills `weights` with `samples` draws `m + L⁻ᵀz` from `posterior`, one per row, with
+  /// `z` from `fillCounterNormal` and `L⁻ᵀz` by `triangle`.
   mutating func draw(
-    _ posterior: GaussianPosterior, lowerInverse: [Float]?, samples: Int,
+    _ posterior: GaussianPosterior, triangle: DrawTriangle, samples: Int,
     using generator: inout RandomGenerator
   ) {
     let n = posterior.mean.count
     let mean = posterior.mean.map { Float($0) }
     weights.withUnsafeMutableBufferPointer { w in
-      if let lowerInverse {
-        generator.fillCounterNormal(w)
-        lowerInverse.withUnsafeBufferPointer { inverse in
-          floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: inverse, inPlace: w)
+      generator.fillCounterNormal(w)
+      switch triangle {
+      case .inverse(let inverse):
+        inverse.withUnsafeBufferPointer {
+          floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: $0, inPlace: w)
         }
-      } else {
-        var draws = [Double](repeating: 0, count: samples * n)
-        draws.withUnsafeMutableBufferPointer { z in
-          generator.fillZigguratNormal(z)
-          posterior.factor.rightSolveLower(rows: samples, inPlace: z)
-          for i in z.indices { w[i] = Float(z[i]) }
+      case .factor(let lower):
+        lower.withUnsafeBufferPointer {
+          floatMultiplyByLowerTriangle(
+            rows: samples, size: n, triangle: $0, inverted: true, inPlace: w)
         }
       }
       mean.withUnsafeBufferPointer { m in
@@ -156,10 +153,24 @@ private struct Workspace {
       }
     }
   }
+}
 
-  /// Whether `L⁻¹` (about `2n³` `Float`-equivalent operations, once) plus a `Float` product
-  /// (`S n²`) beats a `Double` solve (about `2 S n²`): when `n < S / 2`.
-  static func useInverse(parameters n: Int, samples: Int) -> Bool { 2 * n < samples }
+/// The lower triangle in `Float` that turns standard normal rows `z` into `L⁻ᵀz`, for a
+/// posterior precision `Λ = L Lᵀ`.
+enum DrawTriangle {
+  /// `L⁻¹`, computed in `Double` and rounded: the rows are multiplied by it, within about 1e-7
+  /// relative of the exact draws.
+  case inverse([Float])
+  /// `L` rounded: the rows are solved against it, within about `cond(L) · 6e-8` relative.
+  case factor([Float])
+
+  /// `L⁻¹` when it costs little next to the draws, that is for `n < S / 2` (`n³/6`
+  /// multiply-adds once, against `S n²/2` for the draws); `L` itself for larger heads.
+  init(_ factor: CholeskyFactor, samples: Int) {
+    self =
+      2 * factor.size < samples
+      ? .inverse(factor.lowerInverseAsFloat()) : .factor(factor.lower.scalars.map { Float($0) })
+  }
 }
 
 /// The mean and variance of each binary output's gradient `(σ(wᵀh + b) − y) w` over `S`
@@ -205,10 +216,8 @@ func binaryMonteCarloMoments(
         var residualSquares = work.residual
         while let o = queue.next() {
           var stream = streams[o]
-          let inverse =
-            Workspace.useInverse(parameters: width, samples: samples)
-            ? posteriors[o].factor.lowerInverseAsFloat() : nil
-          work.draw(posteriors[o], lowerInverse: inverse, samples: samples, using: &stream)
+          let triangle = DrawTriangle(posteriors[o].factor, samples: samples)
+          work.draw(posteriors[o], triangle: triangle, samples: samples, using: &stream)
           let targets = (0..<batch).map { Float(labels[$0, o]) }
           binaryOutputMoments(
             &work, squares: &squares, residualSquares: &residualSquares, features: features,
@@ -312,9 +321,7 @@ func multiclassMonteCarloMoments(
 
   let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
   let targets = (0..<batch).map { labels[$0, 0] }
-  let lowerInverse =
-    Workspace.useInverse(parameters: classes * (d + 1), samples: samples)
-    ? posterior.factor.lowerInverseAsFloat() : nil
+  let triangle = DrawTriangle(posterior.factor, samples: samples)
   var means = [Float](repeating: 0, count: sampleChunks * batch * d)
   var seconds = means
   means.withUnsafeMutableBufferPointer { allMeans in
@@ -326,7 +333,7 @@ func multiclassMonteCarloMoments(
           batch: batch, d: d, samples: count, parameters: classes * (d + 1),
           residualColumns: count * classes)
         var stream = streams[c]
-        work.draw(posterior, lowerInverse: lowerInverse, samples: count, using: &stream)
+        work.draw(posterior, triangle: triangle, samples: count, using: &stream)
         softmaxChunkMoments(
           &work, features: features, targets: targets, d: d, classes: classes, samples: count,
           scale: 1 / Float(samples))

@@ -33,35 +33,18 @@ public func floatMatrixMultiply(
     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-extension CholeskyFactor {
-  /// `Z ← Z L⁻¹` in place on `rows × size` row-major storage, by `cblas_dtrsm`.
-  ///
-  /// The buffer version of `rightSolveLower(_:)`: with standard normal rows, the rows become
-  /// draws from `N(0, A⁻¹)`, without allocating.
-  /// - Precondition: `z.count == rows * size`.
-  /// - Complexity: O(rows · n²).
-  public func rightSolveLower(rows: Int, inPlace z: UnsafeMutableBufferPointer<Double>) {
-    precondition(
-      rows >= 0 && z.count == rows * size,
-      "CholeskyFactor.rightSolveLower: \(z.count) scalars are not \(rows) rows of \(size)")
-    guard size > 0, rows > 0 else { return }
-    lower.scalars.withUnsafeBufferPointer { pl in
-      cblas_dtrsm(
-        CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(rows),
-        Int32(size), 1, pl.baseAddress, Int32(size), z.baseAddress, Int32(size))
-    }
-  }
-}
-
-/// `Z ← Z T` in place, with `T` lower triangular (`size × size`, row-major) and `Z`
-/// `rows × size`, in `Float`, by `cblas_strmm`.
+/// `Z ← Z T`, or `Z ← Z T⁻¹` when `inverted`, in place, with `T` lower triangular
+/// (`size × size`, row-major) and `Z` `rows × size`, in `Float`, by `cblas_strmm` or
+/// `cblas_strsm`.
 ///
-/// With `T = L⁻¹` for a precision `A = L Lᵀ` and standard normal rows, the rows become draws from
-/// `N(0, A⁻¹)`.
-/// - Precondition: `triangle.count == size * size` and `z.count == rows * size`.
+/// For a precision `A = L Lᵀ` and standard normal rows, `T = L⁻¹`, or `T = L` inverted, turns
+/// the rows into draws from `N(0, A⁻¹)`. Rounding `L` to `Float` for the solve perturbs the
+/// result by about `cond(L) · 6e-8` relative.
+/// - Precondition: `triangle.count == size * size` and `z.count == rows * size`; when
+///   `inverted`, the diagonal of `T` is nonzero.
 /// - Complexity: O(rows · size²).
 public func floatMultiplyByLowerTriangle(
-  rows: Int, size: Int, triangle: UnsafeBufferPointer<Float>,
+  rows: Int, size: Int, triangle: UnsafeBufferPointer<Float>, inverted: Bool = false,
   inPlace z: UnsafeMutableBufferPointer<Float>
 ) {
   precondition(
@@ -69,7 +52,8 @@ public func floatMultiplyByLowerTriangle(
     "floatMultiplyByLowerTriangle: \(z.count) scalars for \(rows)×\(size), triangle of "
       + "\(triangle.count) for \(size)×\(size)")
   guard rows > 0, size > 0 else { return }
-  cblas_strmm(
+  let apply = inverted ? cblas_strsm : cblas_strmm
+  apply(
     CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(rows), Int32(size),
     1, triangle.baseAddress, Int32(size), z.baseAddress, Int32(size))
 }

@@ -214,6 +214,34 @@ struct MonteCarloCKernelTests {
     #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0 <= $1 })
   }
 
+  @Test("large heads draw by a Float solve against L, close to the Double solve")
+  func floatSolve() throws {
+    var generator = RandomGenerator(seed: 39)
+    let (n, rows) = (300, 64)
+    let a = randomMatrix(400, n, &generator)
+    let factor = try (matmul(a, a, transposeA: true) + Matrix.identity(n, scale: 0.5)).cholesky()
+    guard case .factor(let lower) = DrawTriangle(factor, samples: 2 * n) else {
+      Issue.record("n = S/2 should solve against L")
+      return
+    }
+    guard case .inverse = DrawTriangle(factor, samples: 2 * n + 1) else {
+      Issue.record("n < S/2 should multiply by L⁻¹")
+      return
+    }
+    let z = randomMatrix(rows, n, &generator)
+    let expected = factor.rightSolveLower(z)
+    var draws = z.scalars.map { Float($0) }
+    lower.withUnsafeBufferPointer { triangle in
+      draws.withUnsafeMutableBufferPointer {
+        floatMultiplyByLowerTriangle(
+          rows: rows, size: n, triangle: triangle, inverted: true, inPlace: $0)
+      }
+    }
+    let scale = expected.scalars.map { abs($0) }.max()!
+    let gap = zip(draws, expected.scalars).map { abs(Double($0) - $1) }.max()!
+    #expect(gap < 1e-5 * scale, "max gap \(gap) of \(scale)")
+  }
+
   @Test("the Float L⁻¹ of a blocked-size factor times L is the identity")
   func largeInverse() throws {
     var generator = RandomGenerator(seed: 38)
