@@ -124,9 +124,13 @@ func multiclassPosterior(
   let gradient = matmul(residual, hb, transposeA: true).scalars
 
   // Block (c, c′) is hbᵀ diag(v) hb with v = p_c(1 − p_c) on the diagonal and −p_c p_c′ off
-  // it: each is ±(√|v| hb)ᵀ(√|v| hb), a symmetric rank-k update. The blocks run concurrently.
+  // it: each is ±(√|v| hb)ᵀ(√|v| hb), a symmetric rank-k update. The blocks run concurrently
+  // and are added onto the prior's precision in place. Each block is exactly symmetric (the
+  // Gram matrix is), so block (c′, c) is block (c, c′) again, copied row by row, and the sum
+  // is exactly symmetric when the prior's precision is.
   let size = classes * width
-  var precision = Matrix(rows: size, columns: size)
+  let (priorMean, priorPrecision) = prior(given, size: size, gamma: gamma)
+  var precision = priorPrecision
   let pairs = (0..<classes).flatMap { c in (c..<classes).map { (c, $0) } }
   let count = rows.count
   precision.scalars.withUnsafeMutableBufferPointer { target in
@@ -147,10 +151,13 @@ func multiclassPosterior(
               return Matrix.gram(rows: count, columns: width, of: UnsafeBufferPointer(scaled))
             }
             let sign: Double = c == c2 ? 1 : -1
-            for i in 0..<width {
-              for j in 0..<width {
-                target[(c * width + i) * size + c2 * width + j] = sign * block[i, j]
-                target[(c2 * width + j) * size + c * width + i] = sign * block[i, j]
+            block.scalars.withUnsafeBufferPointer { block in
+              for i in 0..<width {
+                let source = block.baseAddress! + i * width
+                let upper = target.baseAddress! + (c * width + i) * size + c2 * width
+                let lower = target.baseAddress! + (c2 * width + i) * size + c * width
+                for j in 0..<width { upper[j] += sign * source[j] }
+                if c != c2 { for j in 0..<width { lower[j] += sign * source[j] } }
               }
             }
           }
@@ -158,9 +165,6 @@ func multiclassPosterior(
       }
     }
   }
-  let (priorMean, priorPrecision) = prior(given, size: classes * width, gamma: gamma)
-  precision = precision + priorPrecision
-  precision.symmetrizeFromLower()
   return try newtonStep(
     theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
     priorPrecision: priorPrecision, name: "\(name), multiclass parameters")

@@ -48,8 +48,22 @@ extension Matrix {
   /// - Precondition: the matrix is square.
   public mutating func symmetrizeFromLower() {
     precondition(rows == columns, "Matrix.symmetrizeFromLower: \(rows)×\(columns) is not square")
-    for i in 0..<rows {
-      for j in (i + 1)..<columns { scalars[i * columns + j] = scalars[j * columns + i] }
+    let n = rows
+    guard n > 1 else { return }
+    // Tiles of 32 × 32, so that the column reads of the lower triangle stay in cache.
+    let tile = 32
+    scalars.withUnsafeMutableBufferPointer { buffer in
+      let a = buffer.baseAddress!
+      for rowStart in stride(from: 0, to: n, by: tile) {
+        for columnStart in stride(from: rowStart, to: n, by: tile) {
+          for i in rowStart..<Swift.min(rowStart + tile, n) {
+            let start = Swift.max(columnStart, i + 1)
+            for j in start..<Swift.max(start, Swift.min(columnStart + tile, n)) {
+              a[i * n + j] = a[j * n + i]
+            }
+          }
+        }
+      }
     }
   }
 }

@@ -39,6 +39,21 @@ struct BayesAggLinearAlgebraTests {
     }
   }
 
+  @Test("symmetrizeFromLower copies the lower triangle up, across tile edges")
+  func symmetrize() {
+    for n in [0, 1, 2, 31, 32, 33, 70] {
+      var generator = RandomGenerator(seed: UInt64(n))
+      var a = randomMatrix(n, n, &generator)
+      let original = a
+      a.symmetrizeFromLower()
+      for i in 0..<n {
+        for j in 0..<n {
+          #expect(a[i, j] == (j <= i ? original[i, j] : original[j, i]), "n = \(n) [\(i), \(j)]")
+        }
+      }
+    }
+  }
+
   @Test("matmul agrees with the naive product for every transpose combination")
   func products() {
     var generator = RandomGenerator(seed: 3)

@@ -230,6 +230,10 @@ func checkClassification(_ golden: GoldenCase, binary: Bool) throws {
     expectClose(
       batch.covariance(), try golden.output("batch_posterior_cov").matrix,
       tolerance: exact, "\(name) batch posterior covariance")
+    // The blocks are added onto the prior without a symmetrising pass: exact symmetry is kept.
+    for precision in [full.precision, batch.precision] {
+      #expect(precision.scalars == precision.transposed().scalars, "\(name) precision symmetric")
+    }
   default:
     Issue.record("\(name): unexpected posterior kinds")
   }
