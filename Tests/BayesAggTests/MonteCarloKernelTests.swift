@@ -214,6 +214,22 @@ struct MonteCarloCKernelTests {
     #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0 <= $1 })
   }
 
+  @Test("L⁻¹ by forward substitution matches the solve against the identity, at every size")
+  func lowerInverseSizes() throws {
+    var generator = RandomGenerator(seed: 40)
+    for n in [1, 2, 5, 15, 16, 17, 33, 48] {
+      let a = randomMatrix(n + 3, n, &generator)
+      let factor = try (matmul(a, a, transposeA: true) + Matrix.identity(n, scale: 0.5)).cholesky()
+      var inverse = [Double](repeating: .nan, count: n * n)
+      bayesagg_lower_inverse(factor.lower.scalars, n, &inverse)
+      let solved = factor.rightSolveLower(Matrix.identity(n, scale: 1))
+      let largest = solved.scalars.map(abs).max()!
+      for (x, y) in zip(inverse, solved.scalars) {
+        #expect(abs(x - y) <= 1e-12 * largest, "n = \(n): \(x) vs \(y)")
+      }
+    }
+  }
+
   @Test("large heads draw by a Float solve against L, close to the Double solve")
   func floatSolve() throws {
     var generator = RandomGenerator(seed: 39)

@@ -41,8 +41,8 @@ void bayesagg_counter_normals(float *out, size_t count, uint64_t key);
 
 /// `inverse = L⁻¹` for the `n × n` lower-triangular `lower` (row-major; the upper triangle is
 /// not read), by forward substitution a row at a time: row `i` of `L⁻¹` is `eᵢ` less the
-/// multiples `L[i][k]` of the rows `k < i` already found, divided by `L[i][i]`. Each step is a
-/// vector update of contiguous rows. `inverse` is lower triangular with zeros above.
+/// multiples `L[i][k]` of the rows `k < i` already found, divided by `L[i][i]`. The sums run
+/// over blocks of 16 columns held in registers. `inverse` is lower triangular with zeros above.
 /// About `n³/6` multiply-adds, a third of a triangular solve against the identity.
 void bayesagg_lower_inverse(const double *lower, size_t n, double *inverse);
 
