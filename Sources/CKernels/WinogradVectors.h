@@ -2,9 +2,9 @@
 #define BAYESAGG_WINOGRAD_VECTORS_H
 
 // The vectors and kernel attributes shared by the Winograd kernels (`Winograd.c`,
-// `Winograd4x4.c`): 64-byte clang vectors of 16 floats, one clone of each kernel per
-// instruction-set level, no contraction into fused multiply-adds so that every level rounds
-// alike.
+// `Winograd4x4.c`) and the tap kernels (`Taps.c`): 64-byte clang vectors of 16 floats, one
+// clone of each kernel per instruction-set level, no contraction into fused multiply-adds so
+// that every level rounds alike.
 #pragma clang fp contract(off)
 
 typedef float lanes __attribute__((vector_size(64)));
