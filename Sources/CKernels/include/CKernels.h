@@ -178,4 +178,24 @@ void bayesagg_taps_unpack_planes(
     const float *rows, const float *columns, const float *bias, float *y, size_t images,
     size_t channels);
 
+// The unfolding (im2col) of stride-2 convolutions and its adjoint
+// (`Tensors/Tensor+Convolution.swift`).
+
+/// im2col of one padded image `[channels, padded_height, padded_width]` at stride 2: row
+/// `(c·kernel_height + u)·kernel_width + v` of `columns`, `pitch` floats after the one before,
+/// gets `image[c, 2i + u, 2j + v]` at `i·out_width + j` for the `out_height × out_width`
+/// outputs. Reads no float of a row past the last one a window takes.
+void bayesagg_unfold_stride2(
+    const float *image, size_t channels, size_t padded_height, size_t padded_width,
+    size_t kernel_height, size_t kernel_width, size_t out_height, size_t out_width,
+    float *columns, size_t pitch);
+
+/// The adjoint of `bayesagg_unfold_stride2`, col2im: adds each entry of `columns` onto the
+/// cell of the padded image gradient `image` it was taken from, row by row in the same order
+/// as one float at a time.
+void bayesagg_fold_stride2(
+    const float *columns, size_t pitch, size_t channels, size_t padded_height,
+    size_t padded_width, size_t kernel_height, size_t kernel_width, size_t out_height,
+    size_t out_width, float *image);
+
 #endif
