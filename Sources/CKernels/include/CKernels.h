@@ -25,6 +25,17 @@ void bayesagg_elu_in_place(float *x, size_t count, float alpha);
 void bayesagg_max_pool_tiles(
     const float *x, size_t planes, size_t height, size_t width, size_t k, float *pooled,
     uint8_t *choices, float *column_max, int32_t *column_row);
+
+/// Max pooling of `planes` planes of `height × width` floats (`x`, consecutive) over 3×3
+/// windows at stride 2 with one cell of padding that counts as −∞ (the ResNet stem's
+/// pooling; `⌊(height − 1)/2⌋ + 1` rows of windows): each window's maximum goes to `pooled`
+/// and the offset `u·3 + v` within the padded window (row `2i − 1 + u`, column `2j − 1 + v`) of
+/// the element it took to `choices`. The same choice as `bayesagg_max_pool_tiles`: a NaN wins,
+/// and among equal values (or NaNs) the first in row-major order. `column_max`, `column_row`:
+/// scratch of `width` elements. Requires `height`, `width` ≥ 1.
+void bayesagg_max_pool_3x3_stride2(
+    const float *x, size_t planes, size_t height, size_t width, float *pooled,
+    uint8_t *choices, float *column_max, int32_t *column_row);
 // Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, CVPR 2016), for
 // `Tensors/Tensor+Winograd.swift`. Each kernel does work items `begin..<end`, so that the
 // caller can split them over threads.
