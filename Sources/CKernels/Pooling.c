@@ -9,6 +9,29 @@ static inline int beats(float value, int index, float best, int best_index) {
   return (value_nan & ((!best_nan) | earlier)) | ((!value_nan) & (!best_nan) & greater);
 }
 
+/// The maximum down each of `width` columns over window rows `first…last`, row `first` at
+/// `top` and the others `width` floats apart, and the row it sits in: the rows come in
+/// row-major order, so only a greater value, or a first NaN, takes over. Whole rows keep the
+/// vector loops free of short remainders.
+static inline void column_maxima(
+    const float *restrict top, size_t width, int32_t first, int32_t last,
+    float *restrict column_max, int32_t *restrict column_row) {
+  for (size_t c = 0; c < width; c++) {
+    column_max[c] = top[c];
+    column_row[c] = first;
+  }
+  for (int32_t u = first + 1; u <= last; u++) {
+    const float *row = top + (size_t)(u - first) * width;
+#pragma clang loop vectorize(enable) vectorize_predicate(enable)
+    for (size_t c = 0; c < width; c++) {
+      float value = row[c], best = column_max[c];
+      int takes = (value > best) | ((value != value) & (best == best));
+      column_max[c] = takes ? value : best;
+      column_row[c] = takes ? u : column_row[c];
+    }
+  }
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void bayesagg_max_pool_tiles(
     const float *restrict x, size_t planes, size_t height, size_t width, size_t k,
@@ -22,22 +45,7 @@ void bayesagg_max_pool_tiles(
     for (size_t i = 0; i < out_height; i++) {
       const float *top = image + i * k * width;
       // Whole rows (`width` ≥ `span` columns) keep the vector loops free of short remainders.
-      for (size_t c = 0; c < width; c++) {
-        column_max[c] = top[c];
-        column_row[c] = 0;
-      }
-      // Down a column the rows come in row-major order: only a greater value, or a first NaN,
-      // takes over.
-      for (size_t u = 1; u < k; u++) {
-        const float *row = top + u * width;
-#pragma clang loop vectorize(enable) vectorize_predicate(enable)
-        for (size_t c = 0; c < width; c++) {
-          float value = row[c], best = column_max[c];
-          int takes = (value > best) | ((value != value) & (best == best));
-          column_max[c] = takes ? value : best;
-          column_row[c] = takes ? (int32_t)u : column_row[c];
-        }
-      }
+      column_maxima(top, width, 0, (int32_t)k - 1, column_max, column_row);
       for (size_t j = 0; j < out_width; j++) {
         float best = column_max[j * k];
         int best_index = column_row[j * k] * (int)k;
@@ -48,6 +56,52 @@ void bayesagg_max_pool_tiles(
           best = takes ? value : best;
           best_index = takes ? index : best_index;
         }
+        y[i * out_width + j] = best;
+        chosen[i * out_width + j] = (uint8_t)best_index;
+      }
+    }
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void bayesagg_max_pool_3x3_stride2(
+    const float *restrict x, size_t planes, size_t height, size_t width, float *restrict pooled,
+    uint8_t *restrict choices, float *restrict column_max, int32_t *restrict column_row) {
+  const size_t out_height = (height - 1) / 2 + 1, out_width = (width - 1) / 2 + 1;
+  for (size_t plane = 0; plane < planes; plane++) {
+    const float *image = x + plane * height * width;
+    float *y = pooled + plane * out_height * out_width;
+    uint8_t *chosen = choices + plane * out_height * out_width;
+    for (size_t i = 0; i < out_height; i++) {
+      // Window rows 2i − 1 + u for u = 0, 1, 2 that lie in the plane; the first one starts
+      // each column's search.
+      const size_t first = i == 0 ? 1 : 0, last = 2 * i + 1 < height ? 2 : 1;
+      column_maxima(
+          image + (2 * i - 1 + first) * width, width, (int32_t)first, (int32_t)last, column_max,
+          column_row);
+      // Across the window's columns 2j − 1 + v: the middle one (always in the plane), then
+      // the left and right ones, laid out one per window so that the loop over windows runs
+      // on vectors. `beats` is a strict order, so the order of the comparisons does not
+      // matter; a column outside the plane is −∞ at an index past the window's, which never
+      // wins.
+      float left[out_width], right[out_width];
+      int left_index[out_width], right_index[out_width];
+      for (size_t j = 0; j < out_width; j++) {
+        left[j] = j > 0 ? column_max[2 * j - 1] : -__builtin_inff();
+        left_index[j] = j > 0 ? column_row[2 * j - 1] * 3 : 9;
+        right[j] = 2 * j + 1 < width ? column_max[2 * j + 1] : -__builtin_inff();
+        right_index[j] = 2 * j + 1 < width ? column_row[2 * j + 1] * 3 + 2 : 9;
+      }
+#pragma clang loop vectorize(enable)
+      for (size_t j = 0; j < out_width; j++) {
+        float best = column_max[2 * j];
+        int best_index = column_row[2 * j] * 3 + 1;
+        int takes = beats(left[j], left_index[j], best, best_index);
+        best = takes ? left[j] : best;
+        best_index = takes ? left_index[j] : best_index;
+        takes = beats(right[j], right_index[j], best, best_index);
+        best = takes ? right[j] : best;
+        best_index = takes ? right_index[j] : best_index;
         y[i * out_width + j] = best;
         chosen[i * out_width + j] = (uint8_t)best_index;
       }

@@ -344,13 +344,11 @@ KERNEL void bayesagg_winograd_weights(
       const size_t count = in_channels - c < LANES ? in_channels - c : LANES;
       const size_t pair = o * in_channels + c;
       // The nine taps of sixteen filters, one vector per tap.
-      float taps[9][LANES] = {{0}};
-      for (size_t l = 0; l < count; l++) {
-        for (int k = 0; k < 9; k++) taps[k][l] = w[9 * (pair + l) + k];
-      }
+      lanes taps[9];
+      LOAD_TAPS(taps, w + 9 * pair, count);
       lanes t[3][4], x[4];
       for (int k = 0; k < 3; k++) {
-        EXPAND(LOAD(taps[k]), LOAD(taps[3 + k]), LOAD(taps[6 + k]), t[k]);
+        EXPAND(taps[k], taps[3 + k], taps[6 + k], t[k]);
       }
       for (int i = 0; i < 4; i++) {
         EXPAND(t[0][i], t[1][i], t[2][i], x);
@@ -380,14 +378,12 @@ KERNEL void bayesagg_winograd_weight_gradients(
       for (int i = 0; i < 4; i++) {
         CONTRACT(x[4 * i], x[4 * i + 1], x[4 * i + 2], x[4 * i + 3], r[i]);
       }
-      float taps[9][LANES];
+      lanes taps[9];
       for (int v = 0; v < 3; v++) {
         CONTRACT(r[0][v], r[1][v], r[2][v], r[3][v], g);
-        for (int k = 0; k < 3; k++) STORE(taps[3 * k + v], g[k]);
+        for (int k = 0; k < 3; k++) taps[3 * k + v] = g[k];
       }
-      for (size_t l = 0; l < count; l++) {
-        for (int k = 0; k < 9; k++) dw[9 * (pair + l) + k] = taps[k][l];
-      }
+      STORE_TAPS(dw + 9 * pair, taps, count);
     }
   }
 }

@@ -202,13 +202,11 @@ KERNEL void bayesagg_winograd4_weights(
       const size_t count = in_channels - c < LANES ? in_channels - c : LANES;
       const size_t pair = o * in_channels + c;
       // The nine taps of sixteen filters, one vector per tap.
-      float taps[9][LANES] = {{0}};
-      for (size_t l = 0; l < count; l++) {
-        for (int k = 0; k < 9; k++) taps[k][l] = w[9 * (pair + l) + k];
-      }
+      lanes taps[9];
+      LOAD_TAPS(taps, w + 9 * pair, count);
       // t = G g, column by column; then U = t Gᵀ, row by row.
       lanes t[3][6], x[6];
-      for (int k = 0; k < 3; k++) FILTER(LOAD(taps[k]), LOAD(taps[3 + k]), LOAD(taps[6 + k]), t[k]);
+      for (int k = 0; k < 3; k++) FILTER(taps[k], taps[3 + k], taps[6 + k], t[k]);
       for (int i = 0; i < 6; i++) {
         FILTER(t[0][i], t[1][i], t[2][i], x);
         for (int j = 0; j < 6; j++) {
@@ -235,15 +233,13 @@ KERNEL void bayesagg_winograd4_weight_gradients(
       // r = ∂U G, row by row; then ∂g = Gᵀ r, column by column.
       lanes r[6][3], column[6], g[3];
       for (int i = 0; i < 6; i++) FILTER_ADJOINT(x + 6 * i, r[i]);
-      float taps[9][LANES];
+      lanes taps[9];
       for (int v = 0; v < 3; v++) {
         for (int i = 0; i < 6; i++) column[i] = r[i][v];
         FILTER_ADJOINT(column, g);
-        for (int k = 0; k < 3; k++) STORE(taps[3 * k + v], g[k]);
+        for (int k = 0; k < 3; k++) taps[3 * k + v] = g[k];
       }
-      for (size_t l = 0; l < count; l++) {
-        for (int k = 0; k < 9; k++) dw[9 * (pair + l) + k] = taps[k][l];
-      }
+      STORE_TAPS(dw + 9 * pair, taps, count);
     }
   }
 }

@@ -7,8 +7,8 @@ import Dispatch
 /// Work splitting for the element-wise and copy kernels: a large loop is cut into at most one
 /// chunk per core, each chunk writing its own disjoint range of the output.
 ///
-/// BLAS calls are never made from inside a chunk, so OpenBLAS's own threads and these never
-/// compete.
+/// BLAS calls are made from inside a chunk only by `forEachBLASChunk`, which holds OpenBLAS to
+/// one thread meanwhile, so that OpenBLAS's own threads and these never compete.
 public enum Parallel {
   /// The number of cores the process may run on, read once.
   public static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

@@ -1,3 +1,4 @@
+import CKernels
 import CLinearAlgebra
 
 /// How a convolution fills the border it adds around its input.
@@ -129,7 +130,9 @@ extension Tensor {
                         o.baseAddress! + (first + n) * g.outChannels * g.outPlane,
                         Int32(g.outPlane))
                     }
-                    addBias(b.baseAddress!, to: o.baseAddress!, g, first: first, images: images)
+                    if bias != nil {
+                      addBias(b.baseAddress!, to: o.baseAddress!, g, first: first, images: images)
+                    }
                   } else {
                     cblas_sgemm(
                       CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.outChannels),
@@ -369,6 +372,12 @@ private func unfold(
   Parallel.forEachChunk(count: images, costPerItem: g.patchSize * g.outPlane) { range in
     for n in range {
       let image = padded + (first + n) * g.inChannels * hp * wp
+      if s == 2 {
+        bayesagg_unfold_stride2(
+          image, g.inChannels, hp, wp, g.kernelHeight, g.kernelWidth, oh, ow,
+          columns + n * g.outPlane, width)
+        continue
+      }
       var row = 0
       for c in 0..<g.inChannels {
         for u in 0..<g.kernelHeight {
@@ -377,8 +386,6 @@ private func unfold(
             let source = image + (c * hp + u) * wp + v
             if s == 1 {
               copyWindow(from: source, pitch: wp, to: target, rows: oh, columns: ow)
-            } else if s == 2 {
-              gatherEvenColumns(from: source, pitch: 2 * wp, to: target, rows: oh, columns: ow)
             } else {
               for i in 0..<oh {
                 let from = source + s * i * wp
@@ -431,29 +438,6 @@ private func copyWindow(
   }
 }
 
-/// Copies every other float of `rows` rows starting `pitch` floats apart, `columns` of them
-/// per row, into consecutive rows: eight at a time from a 16-float load while that load stays
-/// within the row's last float read, `2·(columns − 1)`.
-@inline(__always)
-private func gatherEvenColumns(
-  from source: UnsafePointer<Float>, pitch: Int, to target: UnsafeMutablePointer<Float>,
-  rows: Int, columns: Int
-) {
-  for i in 0..<rows {
-    let (from, to) = (source + i * pitch, target + i * columns)
-    var j = 0
-    while j + 9 <= columns {
-      let pairs = UnsafeRawPointer(from + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
-      UnsafeMutableRawPointer(to + j).storeBytes(of: pairs.evenHalf, as: SIMD8<Float>.self)
-      j += 8
-    }
-    while j < columns {
-      to[j] = from[2 * j]
-      j += 1
-    }
-  }
-}
-
 /// The adjoint of `copyWindow`: adds consecutive rows of `columns` floats onto a window whose
 /// rows start `pitch` floats apart.
 @inline(__always)
@@ -496,6 +480,12 @@ private func fold(
   Parallel.forEachChunk(count: images, costPerItem: g.patchSize * g.outPlane) { range in
     for n in range {
       let image = padded + (first + n) * g.inChannels * hp * wp
+      if s == 2 {
+        bayesagg_fold_stride2(
+          columns + n * g.outPlane, width, g.inChannels, hp, wp, g.kernelHeight, g.kernelWidth,
+          oh, ow, image)
+        continue
+      }
       var row = 0
       for c in 0..<g.inChannels {
         for u in 0..<g.kernelHeight {

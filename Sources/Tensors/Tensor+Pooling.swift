@@ -1,3 +1,5 @@
+import CKernels
+
 /// The sizes of one 2-D pooling over an NCHW batch.
 public struct PoolingGeometry: Sendable, Equatable {
   public let planes, height, width: Int
@@ -77,6 +79,11 @@ extension Tensor {
       [Float](uninitializedCount: g.planes * oh * ow) { pd in
         guard let ps = src.baseAddress else { return }
         Parallel.forEachChunk(count: g.planes, costPerItem: h * w) { range in
+          if g.isStemWindow {
+            var choices = [UInt8](repeating: 0, count: range.count * oh * ow)
+            stemWindowMaxima(ps, range, g, pd + range.lowerBound * oh * ow, &choices)
+            return
+          }
           for plane in range {
             let y = pd + plane * oh * ow
             forEachWindowMaximum(of: ps + plane * h * w, g) { cell, _, value in y[cell] = value }
@@ -146,6 +153,26 @@ extension Tensor {
           guard let ps = src.baseAddress, let pg = upstream.baseAddress, let pd = dst.baseAddress
           else { return }
           Parallel.forEachChunk(count: g.planes, costPerItem: h * w) { range in
+            if g.isStemWindow {
+              // The windows' choices again, then each gradient onto its element in the same
+              // order as below.
+              var maxima = [Float](repeating: 0, count: range.count * oh * ow)
+              var choices = [UInt8](repeating: 0, count: maxima.count)
+              maxima.withUnsafeMutableBufferPointer { m in
+                stemWindowMaxima(ps, range, g, m.baseAddress!, &choices)
+              }
+              for (k, plane) in range.enumerated() {
+                let (target, gradient) = (pd + plane * h * w, pg + plane * oh * ow)
+                for i in 0..<oh {
+                  for j in 0..<ow {
+                    let choice = Int(choices[(k * oh + i) * ow + j])
+                    let (r, c) = (2 * i - 1 + choice / 3, 2 * j - 1 + choice % 3)
+                    target[r * w + c] += gradient[i * ow + j]
+                  }
+                }
+              }
+              return
+            }
             for plane in range {
               let (target, gradient) = (pd + plane * h * w, pg + plane * oh * ow)
               forEachWindowMaximum(of: ps + plane * h * w, g) { cell, index, _ in
@@ -211,6 +238,29 @@ extension Tensor {
     }
     return Tensor(shape: inputShape, scalars: out)
   }
+}
+
+extension PoolingGeometry {
+  /// Whether the windows are 3×3 at stride 2 with one cell of padding (ResNet's stem), which
+  /// `bayesagg_max_pool_3x3_stride2` pools.
+  var isStemWindow: Bool { kernelSize == 3 && stride == 2 && padding == 1 }
+}
+
+/// The maxima of the 3×3, stride-2, padding-1 windows of planes `range` of `x` into `pooled`
+/// and the offset `u·3 + v` of each one's element in its padded window into `choices`, both
+/// from the range's first plane: the element `forEachWindowMaximum` takes.
+///
+/// - Complexity: O(planes · H · W).
+private func stemWindowMaxima(
+  _ x: UnsafePointer<Float>, _ range: Range<Int>, _ g: PoolingGeometry,
+  _ pooled: UnsafeMutablePointer<Float>, _ choices: inout [UInt8]
+) {
+  let (h, w, outPlane) = (g.height, g.width, g.outHeight * g.outWidth)
+  var columnMax = [Float](repeating: 0, count: w)
+  var columnRow = [Int32](repeating: 0, count: w)
+  precondition(choices.count >= range.count * outPlane, "\(choices.count) choices for \(range)")
+  bayesagg_max_pool_3x3_stride2(
+    x + range.lowerBound * h * w, range.count, h, w, pooled, &choices, &columnMax, &columnRow)
 }
 
 /// Calls `body(cell, index, value)` for each output cell `i·outW + j` of max pooling over one

@@ -190,7 +190,8 @@ extension Tensor {
   /// ```
   /// where `d[c]` is the tile's (m + 2)×(m + 2) window of channel `c` of the padded input. The
   /// sum over channels is `(m + 2)²` sgemms `M[ξ] = V[ξ] U[ξ]ᵀ`, `[tiles × Cin]·[Cin × Cout]`,
-  /// one per element `ξ` of the transformed tile. The matrices are in `transformInput`,
+  /// one per element `ξ` of the transformed tile, split over the cores by element with one BLAS
+  /// thread each (`Parallel.forEachBLASChunk`). The matrices are in `transformInput`,
   /// `transformOutput` and `transformWeights`.
   ///
   /// - Precondition: `g.admitsWinograd`; `g` describes this tensor and `weight`; `algorithm` is
@@ -237,12 +238,15 @@ extension Tensor {
                     let mSpacing = plan.spacing(tiles: count, stride: plan.outStride)
                     packInput(x.baseAddress!, into: pt, plan, first: first, images: images)
                     transformInput(pt, into: pv, plan, tiles: count)
-                    for xi in 0..<elements {
-                      cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count),
-                        Int32(g.outChannels), Int32(g.inChannels), 1, pv + xi * vSpacing,
-                        Int32(plan.inStride), u.baseAddress! + xi * uSpacing,
-                        Int32(g.inChannels), 0, pm + xi * mSpacing, Int32(plan.outStride))
+                    // Small sgemms, one per element: split over the cores by element.
+                    Parallel.forEachBLASChunk(count: elements) { range in
+                      for xi in range {
+                        cblas_sgemm(
+                          CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count),
+                          Int32(g.outChannels), Int32(g.inChannels), 1, pv + xi * vSpacing,
+                          Int32(plan.inStride), u.baseAddress! + xi * uSpacing,
+                          Int32(g.inChannels), 0, pm + xi * mSpacing, Int32(plan.outStride))
+                      }
                     }
                     transformOutput(pm, into: pt, plan, tiles: count)
                     unpackOutput(
@@ -325,19 +329,23 @@ extension Tensor {
                       if needWeight {
                         packInput(x.baseAddress!, into: pt, plan, first: first, images: images)
                         transformInput(pt, into: pv, plan, tiles: count)
-                        for xi in 0..<elements {
-                          cblas_sgemm(
-                            CblasRowMajor, CblasTrans, CblasNoTrans, cout, cin, Int32(count), 1,
-                            pm + xi * mSpacing, outStride, pv + xi * vSpacing, inStride,
-                            first == 0 ? 0 : 1, du.baseAddress! + xi * uSpacing, cin)
+                        Parallel.forEachBLASChunk(count: elements) { range in
+                          for xi in range {
+                            cblas_sgemm(
+                              CblasRowMajor, CblasTrans, CblasNoTrans, cout, cin, Int32(count),
+                              1, pm + xi * mSpacing, outStride, pv + xi * vSpacing, inStride,
+                              first == 0 ? 0 : 1, du.baseAddress! + xi * uSpacing, cin)
+                          }
                         }
                       }
                       if needInput {
-                        for xi in 0..<elements {
-                          cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), cin, cout, 1,
-                            pm + xi * mSpacing, outStride, u.baseAddress! + xi * uSpacing, cin,
-                            0, pv + xi * vSpacing, inStride)
+                        Parallel.forEachBLASChunk(count: elements) { range in
+                          for xi in range {
+                            cblas_sgemm(
+                              CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), cin, cout,
+                              1, pm + xi * mSpacing, outStride, u.baseAddress! + xi * uSpacing,
+                              cin, 0, pv + xi * vSpacing, inStride)
+                          }
                         }
                         pt.update(repeating: 0, count: images * windowFloats)
                         transformInputGradient(pv, into: pt, plan, images: images)

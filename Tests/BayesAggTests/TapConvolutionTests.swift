@@ -1,5 +1,6 @@
 import Autodiff
 import BayesAggTestSupport
+import CKernels
 import Tensors
 import Testing
 
@@ -80,6 +81,34 @@ struct TapConvolutionTests {
     }
     #expect(report.checkedElements > 0)
     #expect(report.worstError < 2e-3, "\(c): \(report)")
+  }
+
+  @Test(
+    "the filter copies are the transpose [Cout, Cin, 9] → [Cout, 9, Cin] and back, bit for bit",
+    arguments: [1, 15, 16, 17, 33, 48, 100])
+  func filterPacking(_ inChannels: Int) {
+    // Distinct values, so that any misplaced float shows; filters 1 and 2 of 4 only.
+    let (filters, size) = (4, 9 * inChannels)
+    let w = (0..<filters * size).map { Float($0) + 0.5 }
+    var packed = [Float](repeating: -1, count: w.count)
+    var back = [Float](repeating: -1, count: w.count)
+    bayesagg_taps_pack_weights(w, &packed, 1, 3, inChannels)
+    bayesagg_taps_unpack_weights(packed, &back, 1, 3, inChannels)
+    var (misplaced, touched) = (0, 0)
+    for o in 0..<filters {
+      for c in 0..<inChannels {
+        for t in 0..<9 {
+          let (source, target) = (o * size + 9 * c + t, o * size + t * inChannels + c)
+          if o == 1 || o == 2 {
+            if packed[target] != w[source] || back[source] != w[source] { misplaced += 1 }
+          } else if packed[target] != -1 || back[source] != -1 {
+            touched += 1
+          }
+        }
+      }
+    }
+    #expect(misplaced == 0, "Cin \(inChannels): \(misplaced) floats misplaced")
+    #expect(touched == 0, "Cin \(inChannels): \(touched) floats of other filters written")
   }
 
   @Test("the tap GEMMs apply only to 3×3, stride 1, zero padding 1 over 2×2 planes")

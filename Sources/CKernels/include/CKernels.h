@@ -25,9 +25,21 @@ void bayesagg_elu_in_place(float *x, size_t count, float alpha);
 void bayesagg_max_pool_tiles(
     const float *x, size_t planes, size_t height, size_t width, size_t k, float *pooled,
     uint8_t *choices, float *column_max, int32_t *column_row);
+
+/// Max pooling of `planes` planes of `height × width` floats (`x`, consecutive) over 3×3
+/// windows at stride 2 with one cell of padding that counts as −∞ (the ResNet stem's
+/// pooling; `⌊(height − 1)/2⌋ + 1` rows of windows): each window's maximum goes to `pooled`
+/// and the offset `u·3 + v` within the padded window (row `2i − 1 + u`, column `2j − 1 + v`) of
+/// the element it took to `choices`. The same choice as `bayesagg_max_pool_tiles`: a NaN wins,
+/// and among equal values (or NaNs) the first in row-major order. `column_max`, `column_row`:
+/// scratch of `width` elements. Requires `height`, `width` ≥ 1.
+void bayesagg_max_pool_3x3_stride2(
+    const float *x, size_t planes, size_t height, size_t width, float *pooled,
+    uint8_t *choices, float *column_max, int32_t *column_row);
+
 /// `precision[i] = 1 / max(variance[i], floor)^power` for `power ≥ 0`: BayesAgg-MTL's precision
 /// weights. `e^(−power · ln v)` with its own Double logarithm and exponential, in vectors, within
-/// a few ulp of `1 / pow(v, power)` and the same on every instruction-set level; NaN, infinite or
+/// 2 ulp of `1 / pow(v, power)` and the same on every instruction-set level; NaN, infinite or
 /// subnormal `v` and `|power · ln v| > 690` go through libm's `pow` instead.
 void bayesagg_inverse_powers(const double *variance, double *precision, size_t count,
                              double floor, double power);
@@ -198,5 +210,25 @@ void bayesagg_taps_pack_planes(
 void bayesagg_taps_unpack_planes(
     const float *rows, const float *columns, const float *bias, float *y, size_t images,
     size_t channels);
+
+// The unfolding (im2col) of stride-2 convolutions and its adjoint
+// (`Tensors/Tensor+Convolution.swift`).
+
+/// im2col of one padded image `[channels, padded_height, padded_width]` at stride 2: row
+/// `(c·kernel_height + u)·kernel_width + v` of `columns`, `pitch` floats after the one before,
+/// gets `image[c, 2i + u, 2j + v]` at `i·out_width + j` for the `out_height × out_width`
+/// outputs. Reads no float of a row past the last one a window takes.
+void bayesagg_unfold_stride2(
+    const float *image, size_t channels, size_t padded_height, size_t padded_width,
+    size_t kernel_height, size_t kernel_width, size_t out_height, size_t out_width,
+    float *columns, size_t pitch);
+
+/// The adjoint of `bayesagg_unfold_stride2`, col2im: adds each entry of `columns` onto the
+/// cell of the padded image gradient `image` it was taken from, row by row in the same order
+/// as one float at a time.
+void bayesagg_fold_stride2(
+    const float *columns, size_t pitch, size_t channels, size_t padded_height,
+    size_t padded_width, size_t kernel_height, size_t kernel_width, size_t out_height,
+    size_t out_width, float *image);
 
 #endif
