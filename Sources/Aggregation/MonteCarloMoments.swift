@@ -30,37 +30,11 @@ private let sampleChunks = 4
 /// The callers' items write disjoint buffers, so sharing `body` (and the pointers it captures)
 /// across threads is safe though the compiler cannot check it.
 func forEachItem(_ count: Int, _ body: (Int) -> Void) {
-  SingleThreadedBLAS.shared.enter()
-  defer { SingleThreadedBLAS.shared.leave() }
-  withoutActuallyEscaping(body) { body in
-    nonisolated(unsafe) let shared = body
-    DispatchQueue.concurrentPerform(iterations: count) { shared($0) }
-  }
-}
-
-/// Keeps OpenBLAS single-threaded while any `forEachItem` runs, and restores its thread count
-/// when the last one ends (the setting is process-wide, and callers may overlap).
-private final class SingleThreadedBLAS: @unchecked Sendable {
-  static let shared = SingleThreadedBLAS()
-  private let lock = NSLock()
-  private var depth = 0
-  private var savedThreads: Int32 = 1
-
-  func enter() {
-    lock.lock()
-    defer { lock.unlock() }
-    if depth == 0 {
-      savedThreads = openblas_get_num_threads()
-      openblas_set_num_threads(1)
+  BLASThreads.holdingOne {
+    withoutActuallyEscaping(body) { body in
+      nonisolated(unsafe) let shared = body
+      DispatchQueue.concurrentPerform(iterations: count) { shared($0) }
     }
-    depth += 1
-  }
-
-  func leave() {
-    lock.lock()
-    defer { lock.unlock() }
-    depth -= 1
-    if depth == 0 { openblas_set_num_threads(savedThreads) }
   }
 }
 

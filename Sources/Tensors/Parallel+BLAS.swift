@@ -34,13 +34,13 @@ extension Parallel {
 
 /// OpenBLAS's thread count, process-wide, lowered to one while any caller needs it so and put
 /// back when the last one is done, so that overlapping callers on other threads do not undo
-/// each other.
-private enum BLASThreads {
+/// each other. Every part of the package that holds OpenBLAS to one thread goes through here.
+public enum BLASThreads {
   /// How many callers hold the count at one, and the count to restore.
-  static let state = Mutex<(holders: Int, restore: Int32)>((0, 1))
+  private static let state = Mutex<(holders: Int, restore: Int32)>((0, 1))
 
   /// `body()` with OpenBLAS on one thread.
-  static func holdingOne<Result>(_ body: () -> Result) -> Result {
+  public static func holdingOne<Result>(_ body: () -> Result) -> Result {
     state.withLock { state in
       if state.holders == 0 {
         state.restore = openblas_get_num_threads()
