@@ -25,7 +25,9 @@ extension ConvolutionGeometry {
   /// 1.07 on 64 → 512 and 1.11 on 32 → 256 (sgemms with few input channels are thin). These
   /// are with large allocations kept in the heap, as the `bayesagg` executable keeps them;
   /// where each call's two filter-sized buffers are fresh pages instead, faulting them in
-  /// costs more than the saving (1.4 on 512 channels at batch 32).
+  /// costs more than the saving (1.4 on 512 channels at batch 32). The filter copies have
+  /// since become vector shuffles (`LOAD_TAPS`), which makes the tap path a little faster than
+  /// these ratios say.
   var taps2x2Wins: Bool {
     admitsTaps2x2 && min(inChannels, outChannels) >= 16 && 4 * inChannels >= outChannels
       && (batch >= 32 || (batch >= 8 && inChannels * outChannels <= 1 << 14))

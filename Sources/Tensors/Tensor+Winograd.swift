@@ -51,7 +51,9 @@ extension ConvolutionGeometry {
   /// (32 tiles), 1.05 on 256 of 4×4 at batch 8 (32 tiles), 0.82 at batch 16 (64 tiles); 0.57
   /// on CIFAR-MTL's 160 channels of 10×10 and 0.71 of 3×3 at batch 128; 0.94 on 16 channels of
   /// 16×16. With few tiles the 16 sgemms are thin, `[tiles × Cin]·[Cin × Cout]`, and bound by
-  /// reading the transformed filters, 16/9 the size of the weights, three times a step.
+  /// reading the transformed filters, 16/9 the size of the weights, three times a step. These
+  /// ratios predate the split of the per-element sgemms over the cores
+  /// (`Parallel.forEachBLASChunk`), which made Winograd faster still: the rule is conservative.
   var winogradWins: Bool {
     let tiles = batch * ((outHeight + 1) / 2) * ((outWidth + 1) / 2)
     return min(inChannels, outChannels) >= 16 && tiles >= 64
