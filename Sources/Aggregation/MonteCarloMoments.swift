@@ -1,5 +1,4 @@
 import CKernels
-import CLinearAlgebra
 import Dispatch
 import Foundation
 import Tensors
