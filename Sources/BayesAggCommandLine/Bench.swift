@@ -73,10 +73,12 @@ enum Bench {
       throw UsageError(
         "unknown bench case '\(name)'; choose from " + caseNames.joined(separator: ", "))
     }
+    // The executable sets OPENBLAS_THREAD_TIMEOUT unless the user did; OpenBLAS defaults to 28.
+    let timeout = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "28"
     console.print(
       "OpenBLAS core \(LinearAlgebraBackend.coreName), threads: "
-        + "\(LinearAlgebraBackend.threadCount); warm-up steps: \(warmup), timed steps: \(steps) "
-        + "per measurement; medians")
+        + "\(LinearAlgebraBackend.threadCount), idle threads sleep after 2^\(timeout) ticks; "
+        + "warm-up steps: \(warmup), timed steps: \(steps) per measurement; medians")
     let sgemm = sgemmRate()
     console.print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s", sgemm))
     for name in cases {
