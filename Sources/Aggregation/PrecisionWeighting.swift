@@ -36,6 +36,7 @@ public func precisionWeightedAggregate(
         + "and [\(batch), \(d)] differ")
     let tasks = group.taskCount
     let row = tasks * d
+    guard row > 0, batch > 0 else { continue }
     group.mean.scalars.withUnsafeBufferPointer { mean in
       group.variance.scalars.withUnsafeBufferPointer { variance in
         numerator.scalars.withUnsafeMutableBufferPointer { top in
@@ -78,7 +79,7 @@ public func precisionWeightedAggregate(
 /// `precision[i] = 1 / max(variance[i], floor)^α` for `i < count`.
 ///
 /// α = ½ and α = 1 use `√v` and `v`, both correctly rounded, and α = 0 gives 1; any other α
-/// goes through the vectorised `bayesagg_inverse_powers`, within a few ulp of `1 / pow(v, α)`.
+/// goes through the vectorised `bayesagg_inverse_powers`, within 2 ulp of `1 / pow(v, α)`.
 private func inversePowers(
   _ variance: UnsafePointer<Double>, into precision: UnsafeMutablePointer<Double>, count: Int,
   floor: Double, _ power: Double

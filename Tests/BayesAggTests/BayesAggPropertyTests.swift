@@ -119,6 +119,18 @@ struct BayesAggPropertyTests {
     }
   }
 
+  @Test("an empty batch, representation or group aggregates to zeros of the right shape")
+  func emptyShapes() {
+    for (batch, tasks, d) in [(0, 2, 3), (3, 0, 3), (3, 2, 0)] {
+      let moments = TaskMoments(batchSize: batch, taskCount: tasks, representationSize: d)
+      for power in [0.5, 0.0005] {
+        let g = precisionWeightedAggregate([moments], powers: [power], varianceFloor: 1e-8)
+        #expect(g.rows == batch && g.columns == d)
+        #expect(g.scalars.allSatisfy { $0 == 0 })
+      }
+    }
+  }
+
   @Test("a missing label gives that task zero weight, and no label at all gives zero")
   func missingLabels() throws {
     let problem = MixedProblem(batch: 6, seed: 3)
