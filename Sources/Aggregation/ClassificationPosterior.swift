@@ -61,7 +61,10 @@ func binaryPosteriors(
         // Gradient of the summed BCE and the Gauss–Newton curvature.
         let logits = matmul(hb, Matrix(column: theta)).scalars
         var residual = [Double](repeating: 0, count: rows.count)
-        let curvature = scaled.withUnsafeMutableBufferPointer { scaled in
+        let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
+        // The precision: the prior's plus the curvature, added in place onto a copy.
+        var precision = priorPrecision
+        scaled.withUnsafeMutableBufferPointer { scaled in
           hb.scalars.withUnsafeBufferPointer { hb in
             for (i, row) in rows.enumerated() {
               let p = sigmoid(logits[i])
@@ -70,14 +73,12 @@ func binaryPosteriors(
               for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
             }
           }
-          return Matrix.gram(
+          precision.addGramToLower(
             rows: rows.count, columns: width, of: UnsafeBufferPointer(scaled))
         }
+        precision.symmetrizeFromLower()
         let gradient = matmul(hb, Matrix(column: residual), transposeA: true).scalars
         results[o] = Result {
-          let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
-          var precision = curvature + priorPrecision
-          precision.symmetrizeFromLower()
           return try newtonStep(
             theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
             priorPrecision: priorPrecision, name: "\(name), binary output \(o)")

@@ -79,7 +79,13 @@ func fastExp(_ x: Float) -> Float {
   return (p * r * r + r + 1) * power
 }
 
+/// A buffer of `count` floats left uninitialised, for workspaces that are written before read.
+private func scratch(_ count: Int) -> [Float] {
+  [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+}
+
 /// The buffers of one work item: `S` samples of an `n`-parameter posterior against a batch.
+/// They are written before they are read, so they start uninitialised.
 private struct Workspace {
   /// The samples `w = m + L⁻ᵀz`, `[S, n]`.
   var weights: [Float]
@@ -90,17 +96,18 @@ private struct Workspace {
   var second: [Float]
 
   init(batch: Int, d: Int, samples: Int, parameters n: Int, residualColumns: Int) {
-    weights = [Float](repeating: 0, count: samples * n)
-    residual = [Float](repeating: 0, count: batch * residualColumns)
-    mean = [Float](repeating: 0, count: batch * d)
-    second = mean
+    weights = scratch(samples * n)
+    residual = scratch(batch * residualColumns)
+    mean = scratch(batch * d)
+    second = scratch(batch * d)
   }
 
   /// Fills `weights` with `samples` draws `m + L⁻ᵀz` from `posterior`, one per row, with
-  /// `z` from `fillCounterNormal` and `L⁻ᵀz` by `triangle`.
+  /// `z` from `fillCounterNormal` and `L⁻ᵀz` by `triangle`. With `squares` (`[S, d]`), also
+  /// writes the squares of each draw's first `d` values there.
   mutating func draw(
     _ posterior: GaussianPosterior, triangle: DrawTriangle, samples: Int,
-    using generator: inout RandomGenerator
+    using generator: inout RandomGenerator, squares: UnsafeMutablePointer<Float>? = nil, d: Int = 0
   ) {
     let n = posterior.mean.count
     let mean = posterior.mean.map { Float($0) }
@@ -117,13 +124,7 @@ private struct Workspace {
             rows: samples, size: n, triangle: $0, inverted: true, inPlace: w)
         }
       }
-      mean.withUnsafeBufferPointer { m in
-        // Row pointers keep the index arithmetic out of the loop, so it vectorises.
-        for s in 0..<samples {
-          let (row, m) = (w.baseAddress! + s * n, m.baseAddress!)
-          for i in 0..<n { row[i] += m[i] }
-        }
-      }
+      bayesagg_shift_rows(w.baseAddress!, mean, samples, n, squares, d)
     }
   }
 }
@@ -173,39 +174,45 @@ func binaryMonteCarloMoments(
     for b in 0..<batch where !labels[b, o].isNaN { moments.setPresent(b, o) }
   }
   let streams = (0..<outputs).map { _ in generator.split() }
-  guard batch > 0, samples > 0 else { return moments }
+  guard batch > 0, samples > 0, outputs > 0 else { return moments }
 
   let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
   let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
-  var means = [Float](repeating: 0, count: outputs * batch * d)
-  var seconds = means
-  means.withUnsafeMutableBufferPointer { allMeans in
-    seconds.withUnsafeMutableBufferPointer { allSeconds in
+  let row = outputs * d
+  // Each output writes its own columns of the moments, from the worker that computed it.
+  moments.mean.scalars.withUnsafeMutableBufferPointer { allMeans in
+    moments.variance.scalars.withUnsafeMutableBufferPointer { allVariances in
+      let (meanBase, varianceBase) = (allMeans.baseAddress!, allVariances.baseAddress!)
       let queue = WorkQueue(count: outputs)
       forEachItem(workers) { _ in
         var work = Workspace(
           batch: batch, d: d, samples: samples, parameters: width, residualColumns: samples)
-        var squares = [Float](repeating: 0, count: samples * d)
-        var residualSquares = work.residual
+        var squares = scratch(samples * d)
+        var residualSquares = scratch(batch * samples)
         while let o = queue.next() {
           var stream = streams[o]
           let triangle = DrawTriangle(posteriors[o].factor, samples: samples)
-          work.draw(posteriors[o], triangle: triangle, samples: samples, using: &stream)
+          squares.withUnsafeMutableBufferPointer { squares in
+            work.draw(
+              posteriors[o], triangle: triangle, samples: samples, using: &stream,
+              squares: squares.baseAddress!, d: d)
+          }
           let targets = (0..<batch).map { Float(labels[$0, o]) }
           binaryOutputMoments(
-            &work, squares: &squares, residualSquares: &residualSquares, features: features,
+            &work, squares: squares, residualSquares: &residualSquares, features: features,
             targets: targets, d: d, samples: samples)
-          let block = (o * batch * d)..<((o + 1) * batch * d)
-          _ = UnsafeMutableBufferPointer(rebasing: allMeans[block]).initialize(from: work.mean)
-          _ = UnsafeMutableBufferPointer(rebasing: allSeconds[block]).initialize(
-            from: work.second)
+          work.mean.withUnsafeBufferPointer { mean in
+            work.second.withUnsafeBufferPointer { second in
+              for b in 0..<batch where !targets[b].isNaN {
+                let (m, s) = (mean.baseAddress! + b * d, second.baseAddress! + b * d)
+                let offset = b * row + o * d
+                bayesagg_store_moments(m, s, d, meanBase + offset, varianceBase + offset)
+              }
+            }
+          }
         }
       }
     }
-  }
-  for o in 0..<outputs {
-    let block = (o * batch * d)..<((o + 1) * batch * d)
-    store(mean: means[block], second: seconds[block], task: o, into: &moments)
   }
   return moments
 }
@@ -213,18 +220,12 @@ func binaryMonteCarloMoments(
 /// One binary output's `E[g]` and `E[g²]` into `work.mean` and `work.second`, from the samples
 /// in `work.weights`.
 private func binaryOutputMoments(
-  _ work: inout Workspace, squares: inout [Float], residualSquares: inout [Float],
+  _ work: inout Workspace, squares: [Float], residualSquares: inout [Float],
   features: [Float], targets: [Float], d: Int, samples: Int
 ) {
   let (batch, width) = (targets.count, d + 1)
   let scale = 1 / Float(samples)
   work.weights.withUnsafeBufferPointer { w in
-    squares.withUnsafeMutableBufferPointer { w2 in
-      for s in 0..<samples {
-        let (source, target) = (w.baseAddress! + s * width, w2.baseAddress! + s * d)
-        for j in 0..<d { target[j] = source[j] * source[j] }
-      }
-    }
     features.withUnsafeBufferPointer { hb in
       work.residual.withUnsafeMutableBufferPointer { r in
         // Logits hb Wsᵀ, then R = σ(logits) − y and R ∘ R in one pass.

@@ -70,12 +70,18 @@ extension CholeskyFactor {
   /// concurrently with OpenBLAS set to one thread, and OpenBLAS's `dtrtri` there made the
   /// aggregation inside a training step 1.6× slower.
   public func lowerInverseAsFloat() -> [Float] {
-    var inverse = [Double](repeating: 0, count: size * size)
-    lower.scalars.withUnsafeBufferPointer { l in
-      inverse.withUnsafeMutableBufferPointer {
-        bayesagg_lower_inverse(l.baseAddress!, size, $0.baseAddress!)
+    let count = size * size
+    // The kernel writes every entry of both buffers, so neither is zeroed first.
+    let inverse = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+      lower.scalars.withUnsafeBufferPointer { l in
+        if count > 0 { bayesagg_lower_inverse(l.baseAddress!, size, buffer.baseAddress!) }
+      }
+      initialized = count
+    }
+    return inverse.withUnsafeBufferPointer { inverse in
+      [Float](uninitializedCount: count) { rounded in
+        for i in 0..<count { rounded[i] = Float(inverse[i]) }
       }
     }
-    return inverse.map { Float($0) }
   }
 }

@@ -71,6 +71,29 @@ extension Matrix {
 }
 
 extension Matrix {
+  /// Adds the Gram matrix `AᵀA` of the row-major `rows × columns` matrix in `a` to the lower
+  /// triangle (diagonal included), by `cblas_dsyrk` with β = 1; the strict upper triangle is
+  /// left as it was.
+  ///
+  /// - Precondition: the matrix is `columns × columns`; `a.count ≥ rows * columns`.
+  /// - Complexity: O(rows · columns²).
+  public mutating func addGramToLower(rows: Int, columns: Int, of a: UnsafeBufferPointer<Double>) {
+    checkStorage("addGramToLower")
+    precondition(
+      self.rows == columns && self.columns == columns && rows >= 0
+        && a.count >= rows * columns,
+      "Matrix.addGramToLower: \(a.count) scalars for \(rows)×\(columns) onto "
+        + "\(self.rows)×\(self.columns)")
+    guard rows > 0, columns > 0 else { return }
+    scalars.withUnsafeMutableBufferPointer { pc in
+      cblas_dsyrk(
+        CblasRowMajor, CblasLower, CblasTrans, Int32(columns), Int32(rows), 1, a.baseAddress,
+        Int32(columns), 1, pc.baseAddress, Int32(columns))
+    }
+  }
+}
+
+extension Matrix {
   /// The Gramian `A Aᵀ` of the rows (`rows × rows`, symmetric), by `cblas_dsyrk`: for a wide
   /// Jacobian (few rows, many columns) one pass over `A` without the packing copies a general
   /// product makes.
@@ -247,7 +270,23 @@ public struct CholeskyFactor: Sendable {
   ///
   /// - Precondition: `b.count == size`.
   public func solve(_ b: [Double]) -> [Double] {
-    solve(Matrix(column: b)).scalars
+    precondition(b.count == size, "CholeskyFactor.solve: \(b.count) values, factor is \(size)")
+    guard size > 0 else { return b }
+    // Two triangular solves, `L y = b` then `Lᵀ x = y`: for one vector, `dtrsv` skips the
+    // packing that `dpotrs` (through `dtrsm`) does.
+    var x = b
+    let n = Int32(size)
+    lower.scalars.withUnsafeBufferPointer { l in
+      x.withUnsafeMutableBufferPointer { x in
+        cblas_dtrsv(
+          CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, n, l.baseAddress, n,
+          x.baseAddress, 1)
+        cblas_dtrsv(
+          CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, n, l.baseAddress, n,
+          x.baseAddress, 1)
+      }
+    }
+    return x
   }
 
   /// `A⁻¹`, symmetric, by `dpotri`.
@@ -334,7 +373,13 @@ extension Matrix {
   ) throws -> CholeskyFactor {
     checkStorage("cholesky")
     precondition(rows == columns, "cholesky: \(name) is \(rows)×\(columns), not square")
-    guard isFinite else {
+    let finite = scalars.withUnsafeBufferPointer { a in
+      // A loop without an early exit, which vectorises (`allSatisfy` stops at the first).
+      var allFinite = true
+      for value in a where !value.isFinite { allFinite = false }
+      return allFinite
+    }
+    guard finite else {
       throw LinearAlgebraError(
         operation: "Cholesky (dpotrf)", matrixName: name, size: rows, largestJitter: 0, info: 0,
         message: "the matrix has NaN or infinite elements; check the features and head weights "
@@ -360,8 +405,10 @@ extension Matrix {
       precondition(info >= 0, "dpotrf: illegal argument \(-info)")
       lastInfo = info
       if info == 0 {
-        for i in 0..<rows {
-          for j in (i + 1)..<rows { factor.scalars[i * rows + j] = 0 }
+        factor.scalars.withUnsafeMutableBufferPointer { a in
+          for i in 0..<rows {
+            (a.baseAddress! + i * rows + i + 1).update(repeating: 0, count: rows - i - 1)
+          }
         }
         return CholeskyFactor(lower: factor, jitter: jitter)
       }

@@ -138,6 +138,45 @@ struct MonteCarloKernelTests {
     #expect(empty == Matrix(rows: 4, columns: 4))
   }
 
+  @Test("addGramToLower adds AᵀA to the lower triangle and leaves the upper one")
+  func addGramToLower() {
+    var generator = RandomGenerator(seed: 43)
+    for (rows, columns) in [(9, 4), (3, 17), (0, 5)] {
+      let a = randomMatrix(rows, columns, &generator)
+      let start = randomMatrix(columns, columns, &generator)
+      var sum = start
+      a.scalars.withUnsafeBufferPointer { sum.addGramToLower(rows: rows, columns: columns, of: $0) }
+      let expected = start + matmul(a, a, transposeA: true)
+      for i in 0..<columns {
+        for j in 0..<columns {
+          if j <= i {
+            #expect(abs(sum[i, j] - expected[i, j]) <= 1e-12 * (1 + abs(expected[i, j])))
+          } else {
+            #expect(sum[i, j] == start[i, j])
+          }
+        }
+      }
+    }
+  }
+
+  @Test("a Cholesky solve of one vector agrees with the solve of a one-column matrix")
+  func choleskySolveVector() throws {
+    var generator = RandomGenerator(seed: 44)
+    for n in [1, 7, 40] {
+      let a = randomMatrix(n + 2, n, &generator)
+      let precision = matmul(a, a, transposeA: true) + Matrix.identity(n, scale: 0.3)
+      let factor = try precision.cholesky()
+      let b = (0..<n).map { _ in generator.nextNormal() }
+      let x = factor.solve(b)
+      let wanted = factor.solve(Matrix(column: b)).scalars
+      let back = matmul(precision, Matrix(column: x)).scalars
+      for i in 0..<n {
+        #expect(abs(x[i] - wanted[i]) <= 1e-10 * (1 + abs(wanted[i])))
+        #expect(abs(back[i] - b[i]) <= 1e-9 * (1 + abs(b[i])))
+      }
+    }
+  }
+
   @Test("fewer samples than chunks still give finite moments")
   func fewSamples() throws {
     let problem = ClassificationProblem(
@@ -212,6 +251,49 @@ struct MonteCarloCKernelTests {
     bayesagg_binary_residuals(&sorted, &squares, sorted.count, 0)
     #expect(sorted.allSatisfy { $0 >= 0 && $0 <= 1 })
     #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0 <= $1 })
+  }
+
+  @Test("shifted rows and their squares equal the Swift loops bitwise, with and without squares")
+  func shiftRows() {
+    var generator = RandomGenerator(seed: 41)
+    for (count, width, squareWidth) in [(5, 19, 18), (3, 1, 1), (1, 40, 7), (0, 6, 5)] {
+      let rows = (0..<(count * width)).map { _ in Float(generator.nextNormal()) }
+      let shift = (0..<width).map { _ in Float(generator.nextNormal() * 3) }
+      var shifted = rows
+      var squares = [Float](repeating: .nan, count: count * squareWidth)
+      bayesagg_shift_rows(&shifted, shift, count, width, &squares, squareWidth)
+      var alone = rows
+      bayesagg_shift_rows(&alone, shift, count, width, nil, 0)
+      for s in 0..<count {
+        for i in 0..<width {
+          let value = rows[s * width + i] + shift[i]
+          #expect(shifted[s * width + i].bitPattern == value.bitPattern)
+          #expect(alone[s * width + i].bitPattern == value.bitPattern)
+          if i < squareWidth {
+            #expect(squares[s * squareWidth + i].bitPattern == (value * value).bitPattern)
+          }
+        }
+      }
+    }
+  }
+
+  @Test("stored moments are the Double mean and second moment minus the squared mean, bitwise")
+  func storeMoments() {
+    var generator = RandomGenerator(seed: 42)
+    for count in [37, 8, 1] {
+      let mean = (0..<count).map { _ in Float(generator.nextNormal()) }
+      let second = mean.map { $0 * $0 + Float(abs(generator.nextNormal())) }
+      var means = [Double](repeating: .nan, count: count + 1)
+      var variances = means
+      bayesagg_store_moments(mean, second, count, &means, &variances)
+      for i in 0..<count {
+        let mu = Double(mean[i])
+        #expect(means[i].bitPattern == mu.bitPattern)
+        #expect(variances[i].bitPattern == (Double(second[i]) - mu * mu).bitPattern)
+      }
+      // Nothing past `count` is written.
+      #expect(means[count].isNaN && variances[count].isNaN)
+    }
   }
 
   @Test("L⁻¹ by forward substitution matches the solve against the identity, at every size")

@@ -53,8 +53,9 @@ void bayesagg_counter_normals(float *out, size_t count, uint64_t key);
 
 /// `inverse = L⁻¹` for the `n × n` lower-triangular `lower` (row-major; the upper triangle is
 /// not read), by forward substitution a row at a time: row `i` of `L⁻¹` is `eᵢ` less the
-/// multiples `L[i][k]` of the rows `k < i` already found, divided by `L[i][i]`. The sums run
-/// over blocks of 16 columns held in registers. `inverse` is lower triangular with zeros above.
+/// multiples `L[i][k]` of the rows `k < i` already found, divided by `L[i][i]`. Four rows and 16
+/// columns of sums are held in registers, so each row above is read once per four rows below.
+/// `inverse` is lower triangular with zeros above.
 /// About `n³/6` multiply-adds, a third of a triangular solve against the identity.
 void bayesagg_lower_inverse(const double *lower, size_t n, double *inverse);
 
@@ -154,6 +155,18 @@ void bayesagg_adam(
 /// and eˣ by the Swift `fastExp` (MonteCarloMoments.swift), operation for operation.
 void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, size_t count,
                                float target);
+
+/// Adds `shift` (length `width`) to each of the `count` rows of `rows` (`[count, width]`);
+/// when `squares` is not null, also writes the squares of each shifted row's first
+/// `squareWidth ≤ width` values to `squares` (`[count, squareWidth]`).
+void bayesagg_shift_rows(float *restrict rows, const float *restrict shift, size_t count,
+                         size_t width, float *restrict squares, size_t squareWidth);
+
+/// `meanOut[i] ← mean[i]` and `varianceOut[i] ← second[i] − mean[i]²`, in `Double`, for
+/// `i < count`.
+void bayesagg_store_moments(const float *restrict mean, const float *restrict second,
+                            size_t count, double *restrict meanOut,
+                            double *restrict varianceOut);
 
 // Winograd's F(4×4, 3×3) (Lavin & Gray, CVPR 2016), the same kernels as F(2×2, 3×3) above
 // over 6×6 windows and 36 transformed elements (`tile = 4` in the shape); the copies between
