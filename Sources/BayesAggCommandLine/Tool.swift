@@ -116,14 +116,16 @@ public enum Tool {
     console.print("")
     console.print("Defaults are a short schedule; the seed's full schedule is given per recipe:")
     console.print(
-      "  fashion-mtl  CIFAR-MTL CNN, 2 epochs, 1 LS epoch, batch 128, lr 1e-3, γ 5e-4, α 5e-4;"
-        + " full: --epochs 50 --ls-epochs 3")
+      "  fashion-mtl  CIFAR-MTL CNN, 2 epochs, 1 LS epoch, batch 128, lr 1e-3 (constant),"
+        + " γ 5e-4, α 5e-4; full: --epochs 50 --ls-epochs 3")
     console.print(
       "  penguins     60 epochs, 10 LS epochs, batch 32, γ 5e-3, α 0.3 (regression)"
         + " / 0.1 (classification); full: --epochs 100")
     console.print("  digits-mtl   10 epochs, 2 LS epochs, batch 64")
     console.print(
       "LS epochs warm BayesAgg-MTL up; the other methods start at once unless --ls-epochs says so.")
+    console.print(
+      "The learning rate drops ×0.1 at 60% and 80% of the epochs (--lr-milestones changes it).")
     return 0
   }
 

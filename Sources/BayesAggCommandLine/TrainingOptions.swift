@@ -9,7 +9,12 @@ enum TrainingOptions {
     recipe,
     OptionSpec("epochs", "N", "epochs to train (the recipe's short default; see `recipes`)"),
     OptionSpec("batch-size", "N", "examples per step"),
-    OptionSpec("lr", "RATE", "Adam's learning rate; ×0.1 at 60% and 80% of the epochs"),
+    OptionSpec("lr", "RATE", "Adam's learning rate (see --lr-milestones for its drops)"),
+    OptionSpec(
+      "lr-milestones", "LIST",
+      "epochs (counted from 0) at whose start the rate drops ×0.1, e.g. 30,40, or none "
+        + "(default: the seed's 60% and 80% of --epochs, rounded down, as torch's MultiStepLR; "
+        + "none for fashion-mtl's short default run)"),
     OptionSpec("weight-decay", "λ", "L2 weight decay added to the gradient, as torch's Adam"),
     OptionSpec("seed", "N", "seed of initialisation, splits, shuffling and Monte Carlo (0)"),
     OptionSpec(
@@ -79,13 +84,34 @@ enum TrainingOptions {
     return try RecipeCatalog.load(name, sources: sources, seed: try options.unsigned("seed") ?? 0)
   }
 
+  /// The epochs of `--lr-milestones`: a comma-separated list, or `none`.
+  static func milestones(_ text: String) throws -> [Int] {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    if trimmed.lowercased() == "none" { return [] }
+    let parts = trimmed.split(separator: ",", omittingEmptySubsequences: false)
+    let values = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !parts.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+      throw UsageError(
+        "--lr-milestones expects epochs ≥ 0 separated by commas (e.g. 30,40) or none, got "
+          + "'\(text)'")
+    }
+    return values.map { $0! }
+  }
+
   /// The recipe's configuration for `method`, with every given option applied.
   static func configuration(_ options: ParsedOptions, recipe: Recipe, method: Method) throws
     -> TrainingConfiguration
   {
     var c = TrainingConfiguration(recipe: recipe, method: method)
     c.seed = try options.unsigned("seed") ?? c.seed
-    c.epochs = try options.integer("epochs") ?? c.epochs
+    if let epochs = try options.integer("epochs") {
+      c.epochs = epochs
+      // Another length gets the seed's milestones for it, not those of the recipe's default run.
+      c.learningRateMilestones = nil
+    }
+    if let text = options.string("lr-milestones") {
+      c.learningRateMilestones = try milestones(text)
+    }
     c.batchSize = try options.integer("batch-size") ?? c.batchSize
     c.learningRate = Float(try options.real("lr") ?? Double(c.learningRate))
     c.weightDecay = Float(try options.real("weight-decay") ?? Double(c.weightDecay))

@@ -20,6 +20,10 @@ public struct RecipeDefaults: Sendable, Equatable {
   public var sharedMaxGradientNorm: Float?
   /// The seed's full schedule, quoted in `--help` and the README.
   public var fullScheduleEpochs: Int
+  /// The learning-rate milestones of the default run, or `nil` for the seed's (60% and 80% of
+  /// the epochs). A short default run can keep its rate constant with `[]`: under the seed's
+  /// rule a two-epoch run would train its second epoch at 1% of the rate.
+  public var learningRateMilestones: [Int]? = nil
 }
 
 /// A multi-task problem ready to train: data split three ways, task groups, a backbone shape

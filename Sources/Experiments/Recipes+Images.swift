@@ -26,7 +26,8 @@ extension RecipeCatalog {
       defaults: RecipeDefaults(
         epochs: 2, batchSize: 128, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 1,
         gamma: 0.0005, regressionPower: 0.0005, classificationPower: 0.0005,
-        headMaxGradientNorm: 50, sharedMaxGradientNorm: nil, fullScheduleEpochs: 50))
+        headMaxGradientNorm: 50, sharedMaxGradientNorm: nil, fullScheduleEpochs: 50,
+        learningRateMilestones: []))
   }
 
   /// scikit-learn's digits, ten one-vs-rest binary tasks: rows 0..<1500 train (a seeded 10%

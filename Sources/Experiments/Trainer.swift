@@ -71,7 +71,7 @@ public final class Trainer {
         weightDecay: configuration.weightDecay,
         maxGradientNorm: configuration.headMaxGradientNorm),
     ])
-    schedule = .seedDefault(epochs: configuration.epochs)
+    schedule = configuration.schedule
     let method = configuration.method
     bayesAgg =
       method == .bayesagg

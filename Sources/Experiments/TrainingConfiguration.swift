@@ -1,4 +1,5 @@
 import Aggregation
+import Optimizers
 
 /// Every setting of one run, resolved: recipe defaults overridden by the user's options.
 /// Written to `config.json` so that a run can be repeated.
@@ -37,6 +38,15 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
   public var dataDirectory: String?
   /// The comparison methods' hyper-parameters.
   public var methodSettings = MethodSettings()
+  /// Epochs (0-based) at whose start the learning rate drops ×0.1, or `nil` for the seed's
+  /// milestones, 60% and 80% of `epochs` rounded down (`MultiStepSchedule.seedDefault`).
+  public var learningRateMilestones: [Int]?
+
+  /// The learning-rate schedule these settings give.
+  public var schedule: MultiStepSchedule {
+    learningRateMilestones.map { MultiStepSchedule(milestones: $0) }
+      ?? .seedDefault(epochs: epochs)
+  }
 
   /// The configuration a recipe proposes for `method`.
   public init(recipe: Recipe, method: Method, seed: UInt64 = 0) {
@@ -58,6 +68,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     sharedMaxGradientNorm = d.sharedMaxGradientNorm
     backbone = recipe.defaultBackbone
     hiddenSizes = recipe.hiddenSizes
+    learningRateMilestones = d.learningRateMilestones
   }
 
   /// Checks ranges that the trainer relies on.
@@ -79,6 +90,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
       weightDecay >= 0 && weightDecay.isFinite,
       "--weight-decay must be ≥ 0 (got \(weightDecay))")
     try require(lsEpochs >= 0, "--ls-epochs must be ≥ 0 (got \(lsEpochs))")
+    try require(
+      (learningRateMilestones ?? []).allSatisfy { $0 >= 0 },
+      "--lr-milestones must list epochs ≥ 0 (got \(learningRateMilestones ?? []))")
     try require(gamma > 0 && gamma.isFinite, "--gamma must be a positive number (got \(gamma))")
     try require(
       regressionPower >= 0 && regressionPower.isFinite,
@@ -136,6 +150,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     try c.encode(weightDecay, forKey: .weightDecay)
     try c.encode(seed, forKey: .seed)
     try c.encode(lsEpochs, forKey: .lsEpochs)
+    try c.encode(schedule.milestones, forKey: .learningRateMilestones)
     try c.encode(gamma, forKey: .gamma)
     try c.encode(regressionPower, forKey: .regressionPower)
     try c.encode(classificationPower, forKey: .classificationPower)

@@ -143,6 +143,15 @@ struct CommandLineTests {
         arguments: ["train", "--recipe", "digits-mtl", "--backbone", "resnet18"],
         expected: "needs images of at least 32×32", code: 64),
       UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr-milestones", "3,x"],
+        expected: "--lr-milestones expects epochs ≥ 0 separated by commas", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr-milestones", "-1"],
+        expected: "--lr-milestones expects epochs ≥ 0 separated by commas", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr-milestones", "2,,4"],
+        expected: "--lr-milestones expects epochs ≥ 0 separated by commas", code: 64),
+      UsageCase(
         arguments: ["train", "--recipe", "penguins", "--output", "/etc/hostname/run"],
         expected: "/etc/hostname is a file", code: 1),
     ])
@@ -228,6 +237,29 @@ struct CommandLineTests {
       #expect(methods.out.contains("  \(method.rawValue) "), "\(method) is not listed")
       #expect(methods.out.contains(method.paper), "\(method)'s paper is not listed")
     }
+  }
+
+  @Test("the learning-rate milestones: the recipe's for its default run, else the seed's")
+  func milestoneResolution() throws {
+    var recipe = RecipeCatalog.synthetic(
+      name: "short", inputShape: [4],
+      groups: [TaskGroupDescription(kind: .binary(outputs: 2), taskNames: ["a", "b"])],
+      count: 8, backbone: .mlp, batchSize: 4, seed: 1)
+    recipe.defaults.epochs = 2
+    recipe.defaults.learningRateMilestones = []
+    func resolved(_ arguments: [String]) throws -> [Int] {
+      let options = try ParsedOptions(arguments, specs: TrainingOptions.specs, command: "train")
+      return try TrainingOptions.configuration(options, recipe: recipe, method: .ls).schedule
+        .milestones
+    }
+    #expect(try resolved([]) == [])
+    // Another length gets the seed's rule: 60% and 80% rounded down.
+    #expect(try resolved(["--epochs", "50"]) == [30, 40])
+    #expect(try resolved(["--epochs", "2"]) == [1, 1])
+    #expect(try resolved(["--epochs", "50", "--lr-milestones", "none"]) == [])
+    #expect(try resolved(["--lr-milestones", " 7, 3"]) == [3, 7])
+    recipe.defaults.learningRateMilestones = nil
+    #expect(try resolved([]) == [1, 1])
   }
 
   @Test("option parsing accepts --name=value and keeps the last repeat")

@@ -57,6 +57,29 @@ struct EndToEndTests {
       FileManager.default.fileExists(atPath: folder.appendingPathComponent("comparison.md").path))
   }
 
+  @Test("the learning rate of each epoch follows --lr-milestones, and config.json records them")
+  func learningRateMilestones() throws {
+    for (milestones, expected) in [
+      ("1", [1e-3, 1e-4, 1e-4]), ("none", [1e-3, 1e-3, 1e-3]), ("0,2", [1e-4, 1e-4, 1e-5]),
+    ] {
+      let folder = temporaryFolder("milestones")
+      defer { try? FileManager.default.removeItem(at: folder) }
+      let result = runTool([
+        "train", "--recipe", "penguins", "--method", "ls", "--epochs", "3", "--lr", "1e-3",
+        "--lr-milestones", milestones, "--quiet", "--output", folder.path,
+      ])
+      #expect(result.code == 0, "\(result.error)")
+      let files = RunFiles(folder: folder)
+      let rates = try files.jsonLines("metrics.jsonl").map { $0["learningRate"] as? Double }
+      #expect(rates.count == expected.count)
+      for (rate, wanted) in zip(rates, expected) {
+        #expect(abs((rate ?? .nan) - wanted) <= 1e-6 * wanted, "\(milestones): \(rates)")
+      }
+      let recorded = try files.json("config.json")["learningRateMilestones"] as? [Int]
+      #expect(recorded == (milestones == "none" ? [] : milestones == "1" ? [1] : [0, 2]))
+    }
+  }
+
   @Test("penguins: every method trains through `compare --methods all`; the table has Δm%")
   func everyMethod() throws {
     let folder = temporaryFolder("all")
