@@ -129,7 +129,12 @@ enum Compare {
     "Train several methods with the same data, seed and schedule; print their test scores "
       + "side by side.", specs,
     footer: "Each method writes its own folder (see 'bayesagg train --help'); the table is "
-      + "also written\nto comparison.md in the output folder.")
+      + "also written\nto comparison.md in the output folder. A method that fails leaves "
+      + "error.txt in its folder;\nthe others still train, comparison.md lists it as failed "
+      + "and compare exits 1.")
+
+  /// The one file `compare` writes in the output folder beside the methods' folders.
+  static let tableFile = "comparison.md"
 
   static func run(_ arguments: [String], console: Console) throws -> Int32 {
     guard
@@ -152,33 +157,53 @@ enum Compare {
       try TrainingOptions.configuration(options, recipe: recipe, method: $0)
     }
     let output = URL(fileURLWithPath: try Train.outputPath(options, default: "runs/\(recipe.name)"))
+    let directory = try RunDirectory(output)
+    let table = output.appendingPathComponent(tableFile)
+    // An earlier comparison's table would be taken for this one's if this one stopped early.
+    try? FileManager.default.removeItem(at: table)
+
     var runs: [(name: String, summary: RunSummary)] = []
+    var failures: [(method: Method, folder: URL, reason: String)] = []
     for configuration in configurations {
-      let folder = output.appendingPathComponent(configuration.method.rawValue)
+      let method = configuration.method
+      let folder = output.appendingPathComponent(method.rawValue)
       do {
         let summary = try Train.runOne(
           recipe: recipe, configuration: configuration, output: folder,
           quiet: options.has("quiet"), console: console)
-        runs.append((configuration.method.displayName, summary))
-      } catch let error as ExperimentError {
-        if !runs.isEmpty {
-          try? RunDirectory(output).writeText(
-            "# \(recipe.name): test scores at the best validation epoch (incomplete)\n\n"
-              + ComparisonTable.markdown(runs), to: "comparison.md")
+        runs.append((method.displayName, summary))
+      } catch {
+        // One method's failure (divergence, a bad setting) says nothing about the others.
+        failures.append((method, folder, "\(error)"))
+        if !options.has("quiet") {
+          console.note("\(method.rawValue) failed (\(folder.path)): \(error)")
         }
-        throw ExperimentError(
-          "\(configuration.method.rawValue) (\(folder.path)): \(error.message)"
-            + (runs.isEmpty ? "" : "; the methods before it are in comparison.md"))
       }
     }
-    let table = ComparisonTable.markdown(runs)
-    try RunDirectory(output).writeText(
-      "# \(recipe.name): test scores at the best validation epoch\n\n" + table,
-      to: "comparison.md")
-    console.print("Test scores on \(recipe.name) at each method's best validation epoch:")
-    console.print("")
-    console.print(table)
-    console.print("Results in \(output.path)")
+    let title =
+      "\(recipe.name): test scores at the best validation epoch"
+      + (failures.isEmpty ? "" : " (\(failures.count) of \(methods.count) methods failed)")
+    let report = ComparisonTable.report(
+      title: title, runs: runs,
+      failures: failures.map {
+        ComparisonTable.Failure(
+          name: $0.method.displayName, folder: $0.method.rawValue, reason: $0.reason)
+      })
+    try directory.writeText(report, to: tableFile)
+
+    if !runs.isEmpty {
+      console.print("Test scores on \(recipe.name) at each method's best validation epoch:")
+      console.print("")
+      console.print(ComparisonTable.markdown(runs))
+      console.print("Results in \(output.path)")
+    }
+    guard failures.isEmpty else {
+      let lines = failures.map { "  \($0.method.rawValue) (\($0.folder.path)): \($0.reason)" }
+      throw ExperimentError(
+        "\(failures.count) of \(methods.count) methods failed; \(table.path) "
+          + (runs.isEmpty ? "lists their errors" : "has the others' scores and their errors")
+          + ":\n" + lines.joined(separator: "\n"))
+    }
     return 0
   }
 }

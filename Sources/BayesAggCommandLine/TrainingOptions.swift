@@ -52,7 +52,7 @@ enum TrainingOptions {
     OptionSpec("hidden", "LIST", "hidden layer sizes of the MLP backbone, e.g. 512,160"),
     OptionSpec(
       "fashion-dir", "PATH",
-      "folder of the Fashion-MNIST IDX files "
+      "folder of the four Fashion-MNIST IDX files, .gz or unzipped "
         + "(default /usr/share/datasets/fashion-mnist)"),
     OptionSpec(
       "data-dir", "PATH",

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Xiao, Rasul and Vollgraf, "Fashion-MNIST: a novel image dataset for benchmarking machine
 /// learning algorithms", arXiv:1708.07747, 2017. Read from the four gzip IDX files that the
-/// Debian package `dataset-fashion-mnist` installs.
+/// Debian package `dataset-fashion-mnist` installs, or from the same files unzipped.
 public enum FashionMNIST {
   /// Where `dataset-fashion-mnist` installs the files.
   public static let defaultDirectory = URL(
@@ -16,7 +16,10 @@ public enum FashionMNIST {
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
   ]
 
-  /// The file names of the training and test images and labels.
+  /// The file names of the training and test images and labels, as distributed (gzip).
+  ///
+  /// Each file is also found without its `.gz`, as `gunzip` leaves it; see
+  /// `file(named:in:remedy:)`.
   public static let fileNames = (
     trainImages: "train-images-idx3-ubyte.gz", trainLabels: "train-labels-idx1-ubyte.gz",
     testImages: "t10k-images-idx3-ubyte.gz", testLabels: "t10k-labels-idx1-ubyte.gz"
@@ -24,11 +27,12 @@ public enum FashionMNIST {
 
   /// Loads the training (60 000) and test (10 000) images with their labels.
   ///
-  /// - Parameter directory: The folder holding the four IDX files (gzip or plain, under the
-  ///   names in `fileNames`).
+  /// - Parameter directory: The folder holding the four IDX files, each under its name in
+  ///   `fileNames` or under that name without `.gz`; where both exist the `.gz` name is read.
+  ///   The content may be gzip or plain under either name.
   /// - Returns: The training and test sets, pixels 0...255, labels 0...9.
-  /// - Throws: `DatasetError` if a file is missing or damaged, if image and label counts differ,
-  ///   or if a label is outside 0...9.
+  /// - Throws: `DatasetError` if a file is missing under both names or is damaged, if image and
+  ///   label counts differ, or if a label is outside 0...9.
   /// - Complexity: O(n) in the total number of pixels.
   public static func load(
     directory: URL = defaultDirectory
@@ -38,18 +42,48 @@ public enum FashionMNIST {
       + "`apt-get install --reinstall dataset-fashion-mnist`), or pass the folder that holds "
       + "the Fashion-MNIST IDX files"
     let train = try loadPair(
-      images: directory.appendingPathComponent(fileNames.trainImages),
-      labels: directory.appendingPathComponent(fileNames.trainLabels), remedy: remedy)
+      images: try file(named: fileNames.trainImages, in: directory, remedy: remedy),
+      labels: try file(named: fileNames.trainLabels, in: directory, remedy: remedy),
+      remedy: remedy)
+    let testImages = try file(named: fileNames.testImages, in: directory, remedy: remedy)
     let test = try loadPair(
-      images: directory.appendingPathComponent(fileNames.testImages),
-      labels: directory.appendingPathComponent(fileNames.testLabels), remedy: remedy)
+      images: testImages,
+      labels: try file(named: fileNames.testLabels, in: directory, remedy: remedy),
+      remedy: remedy)
     guard test.rows == train.rows, test.columns == train.columns else {
       throw DatasetError(
-        .inconsistent, path: directory.appendingPathComponent(fileNames.testImages).path,
+        .inconsistent, path: testImages.path,
         problem: "test images are \(test.rows)×\(test.columns) but training images are "
           + "\(train.rows)×\(train.columns)", remedy: remedy)
     }
     return (train, test)
+  }
+
+  /// The file in `directory` stored under `name` (`train-images-idx3-ubyte.gz`), or else under
+  /// `name` without its `.gz` (`train-images-idx3-ubyte`).
+  ///
+  /// - Parameters:
+  ///   - name: The distributed name, such as `fileNames.trainImages`; a name that does not end
+  ///     in `.gz` is looked up as it is.
+  ///   - directory: The folder to look in.
+  ///   - remedy: What the user should do if neither file exists.
+  /// - Returns: The `.gz` name's URL if something is stored under it, else the plain name's.
+  /// - Throws: `DatasetError` of kind `.missing`, naming both names, if neither exists.
+  public static func file(
+    named name: String, in directory: URL, remedy: String = DataFile.defaultRemedy
+  ) throws -> URL {
+    let compressed = directory.appendingPathComponent(name)
+    guard name.hasSuffix(".gz"),
+      !FileManager.default.fileExists(atPath: compressed.path)
+    else { return compressed }
+    let plainName = String(name.dropLast(3))
+    let plain = directory.appendingPathComponent(plainName)
+    guard FileManager.default.fileExists(atPath: plain.path) else {
+      throw DatasetError(
+        .missing, path: compressed.path,
+        problem: "no such file, nor its unzipped form \(plainName)", remedy: remedy)
+    }
+    return plain
   }
 
   /// Reads one images file and its labels file and checks that they agree.

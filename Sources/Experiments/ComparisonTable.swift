@@ -40,6 +40,43 @@ public enum ComparisonTable {
     return lines.joined(separator: "\n") + "\n"
   }
 
+  /// A method of a comparison that did not finish.
+  public struct Failure: Sendable, Equatable {
+    /// The method's display name, as in the table.
+    public var name: String
+    /// Its run folder, which holds `error.txt`, as the report should name it.
+    public var folder: String
+    /// Why it failed.
+    public var reason: String
+
+    public init(name: String, folder: String, reason: String) {
+      self.name = name
+      self.folder = folder
+      self.reason = reason
+    }
+  }
+
+  /// The whole `comparison.md`: a title, the table of the runs that finished, then each
+  /// method that failed with its folder and its error.
+  ///
+  /// - Parameters:
+  ///   - title: The heading, without the `#`.
+  ///   - runs: The runs that finished, in the order they were asked for.
+  ///   - failures: The methods that failed, in the same order.
+  public static func report(
+    title: String, runs: [(name: String, summary: RunSummary)], failures: [Failure] = []
+  ) -> String {
+    var text = "# \(title)\n"
+    if !runs.isEmpty { text += "\n" + markdown(runs) }
+    guard !failures.isEmpty else { return text }
+    text += "\n**Failed** (no scores; each folder's error.txt says why):\n\n"
+    for failure in failures {
+      let reason = failure.reason.split(whereSeparator: \.isNewline).joined(separator: " ")
+      text += "- **\(failure.name)** failed (`\(failure.folder)`): \(reason)\n"
+    }
+    return text
+  }
+
   /// One row per run: the task scores, the means, Δm% (with an STL run), best epoch and time.
   static func rowPerRun(_ runs: [(name: String, summary: RunSummary)]) -> String {
     let first = runs[0].summary.test

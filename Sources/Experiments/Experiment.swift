@@ -12,12 +12,13 @@ public enum Experiment {
     recipe: Recipe, configuration: TrainingConfiguration, directory: RunDirectory,
     onEvent: (TrainingEvent) -> Void = { _ in }
   ) throws -> RunSummary {
-    try configuration.validate(for: recipe)
-    try recipe.validate()
-    // Results of an earlier run in the same folder would be mistaken for this one's.
+    // Results of an earlier run in the same folder would be mistaken for this one's, even if
+    // this one stops at its settings.
     directory.removeStaleResults()
-    try directory.writeJSON(configuration, to: "config.json")
     do {
+      try configuration.validate(for: recipe)
+      try recipe.validate()
+      try directory.writeJSON(configuration, to: "config.json")
       return try train(
         recipe: recipe, configuration: configuration, directory: directory,
         onEvent: onEvent)

@@ -4,18 +4,27 @@ import Testing
 
 @Suite("Dataset loaders: Fashion-MNIST on small files written by the test")
 struct DatasetFashionMNISTFileTests {
-  /// Writes a tiny Fashion-MNIST folder: train gzip-compressed, test plain (under .gz names).
+  /// Writes a tiny Fashion-MNIST folder: train gzip-compressed, test plain, under the names
+  /// `rename` makes of the distributed (.gz) ones.
   func writeTinyDataset(
-    in folder: TemporaryFolder, trainLabels: [UInt8] = [0, 9, 3]
+    in folder: TemporaryFolder, trainLabels: [UInt8] = [0, 9, 3],
+    rename: (String) -> String = { $0 }
   ) throws {
     let names = FashionMNIST.fileNames
     try folder.writeGzip(
-      idxBytes(shape: [3, 2, 2], elements: (0..<12).map { UInt8($0) }), to: names.trainImages)
+      idxBytes(shape: [3, 2, 2], elements: (0..<12).map { UInt8($0) }),
+      to: rename(names.trainImages))
     try folder.writeGzip(
-      idxBytes(shape: [trainLabels.count], elements: trainLabels), to: names.trainLabels)
+      idxBytes(shape: [trainLabels.count], elements: trainLabels),
+      to: rename(names.trainLabels))
     try folder.writePlain(
-      idxBytes(shape: [1, 2, 2], elements: [255, 0, 128, 1]), to: names.testImages)
-    try folder.writePlain(idxBytes(shape: [1], elements: [7]), to: names.testLabels)
+      idxBytes(shape: [1, 2, 2], elements: [255, 0, 128, 1]), to: rename(names.testImages))
+    try folder.writePlain(idxBytes(shape: [1], elements: [7]), to: rename(names.testLabels))
+  }
+
+  /// `name` without its `.gz`, as `gunzip` leaves it.
+  static func unzipped(_ name: String) -> String {
+    name.hasSuffix(".gz") ? String(name.dropLast(3)) : name
   }
 
   @Test("a folder of small IDX files loads, gzip and plain alike")
@@ -34,6 +43,51 @@ struct DatasetFashionMNISTFileTests {
     #expect(train.subset([2, 0]).labels == [3, 0])
   }
 
+  @Test(
+    "the files load under their .gz names, unzipped names, or a mix of both",
+    arguments: ["gz", "unzipped", "mixed"])
+  func loadsUnderEitherName(_ naming: String) throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let unzippedNames: Set = [
+      FashionMNIST.fileNames.trainLabels, FashionMNIST.fileNames.testImages,
+    ]
+    try writeTinyDataset(in: folder) { name in
+      switch naming {
+      case "gz": name
+      case "unzipped": Self.unzipped(name)
+      default: unzippedNames.contains(name) ? Self.unzipped(name) : name
+      }
+    }
+    let stored = try FileManager.default.contentsOfDirectory(atPath: folder.url.path)
+    let gzipNamed = ["gz": 4, "unzipped": 0, "mixed": 2][naming]
+    #expect(stored.filter { $0.hasSuffix(".gz") }.count == gzipNamed, "\(stored)")
+
+    let (train, test) = try FashionMNIST.load(directory: folder.url)
+
+    #expect(train.count == 3 && train.labels == [0, 9, 3])
+    #expect(Array(train.pixels(ofImage: 1)) == [4, 5, 6, 7])
+    #expect(test.count == 1 && test.labels == [7])
+    #expect(Array(test.pixels(ofImage: 0)) == [255, 0, 128, 1])
+  }
+
+  @Test("where a file is stored under both names, the .gz one is read")
+  func prefersGzipName() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    try writeTinyDataset(in: folder)
+    try folder.writePlain(
+      idxBytes(shape: [3], elements: [5, 5, 5]),
+      to: Self.unzipped(FashionMNIST.fileNames.trainLabels))
+
+    let (train, _) = try FashionMNIST.load(directory: folder.url)
+
+    #expect(train.labels == [0, 9, 3])
+    let labels = try FashionMNIST.file(
+      named: FashionMNIST.fileNames.trainLabels, in: folder.url)
+    #expect(labels.lastPathComponent == "train-labels-idx1-ubyte.gz")
+  }
+
   @Test("a missing file names the file and says how to install the data")
   func missingFile() throws {
     let folder = try TemporaryFolder()
@@ -42,8 +96,24 @@ struct DatasetFashionMNISTFileTests {
     let error = expectDatasetError(.missing) { _ = try FashionMNIST.load(directory: folder.url) }
 
     let text = error?.description ?? ""
-    #expect(text.contains("train-images-idx3-ubyte.gz"))
+    #expect(error?.path.hasSuffix("/train-images-idx3-ubyte.gz") == true, "\(text)")
+    #expect(text.contains("nor its unzipped form train-images-idx3-ubyte;"), "\(text)")
     #expect(text.contains("apt-get install dataset-fashion-mnist"))
+  }
+
+  @Test("a file missing under both names is named by both, the others present")
+  func missingUnderBothNames() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    try writeTinyDataset(in: folder, rename: Self.unzipped)
+    let labels = Self.unzipped(FashionMNIST.fileNames.testLabels)
+    try FileManager.default.removeItem(at: folder.file(labels))
+
+    let error = expectDatasetError(.missing) { _ = try FashionMNIST.load(directory: folder.url) }
+
+    let text = error?.description ?? ""
+    #expect(error?.path.hasSuffix("/t10k-labels-idx1-ubyte.gz") == true, "\(text)")
+    #expect(text.contains("nor its unzipped form t10k-labels-idx1-ubyte;"), "\(text)")
   }
 
   @Test("different image and label counts are an error")

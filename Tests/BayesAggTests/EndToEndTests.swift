@@ -119,20 +119,67 @@ struct EndToEndTests {
     #expect(try RunFiles(folder: folder).json("summary.json")["method"] as? String == "stl")
   }
 
-  @Test("compare names the method that failed and keeps the table of those before it")
-  func compareNamesFailure() throws {
+  @Test("compare goes on past a failed method, replaces the old table and marks the failure")
+  func compareGoesOnPastFailure() throws {
     let folder = temporaryFolder("failing")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let diverging = runTool([
-      "compare", "--recipe", "digits-mtl", "--methods", "stl,famo", "--epochs", "1",
+    // What an earlier comparison left: its table, an STL run, and a method not asked for now.
+    for (name, text) in [
+      ("comparison.md", "# stale\n"), ("stl/summary.json", "{}\n"), ("mgda/summary.json", "{}\n"),
+    ] {
+      let file = folder.appendingPathComponent(name)
+      try FileManager.default.createDirectory(
+        at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try Data(text.utf8).write(to: file)
+    }
+
+    let result = runTool([
+      "compare", "--recipe", "digits-mtl", "--methods", "ls,famo,stl", "--epochs", "1",
       "--famo-lr", "1e300", "--quiet", "--output", folder.path,
     ])
-    #expect(diverging.code == 1)
-    #expect(diverging.error.contains("famo ("), "\(diverging.error)")
-    #expect(diverging.error.contains("the methods before it are in comparison.md"))
+
+    #expect(result.code == 1)
+    let famo = folder.appendingPathComponent("famo").path
+    #expect(result.error.hasPrefix("bayesagg: error: 1 of 3 methods failed"), "\(result.error)")
+    #expect(result.error.contains("famo (\(famo)): training diverged"), "\(result.error)")
+    #expect(result.out.contains("| task | metric | LS | STL |"), "\(result.out)")
     let table = try String(
       contentsOf: folder.appendingPathComponent("comparison.md"), encoding: .utf8)
-    #expect(table.contains("(incomplete)") && table.contains("STL"), "\(table)")
+    #expect(!table.contains("stale") && !table.contains("MGDA"), "\(table)")
+    #expect(table.contains("(1 of 3 methods failed)"), "\(table)")
+    #expect(table.contains("| task | metric | LS | STL |"), "\(table)")
+    #expect(table.contains("- **FAMO** failed (`famo`): training diverged"), "\(table)")
+    let famoFiles = try FileManager.default.contentsOfDirectory(atPath: famo)
+    #expect(famoFiles.sorted() == ["config.json", "error.txt"], "\(famoFiles)")
+    for method in ["ls", "stl"] {
+      let summary = try RunFiles(folder: folder.appendingPathComponent(method))
+        .json("summary.json")
+      #expect(summary["method"] as? String == method)
+    }
+    #expect(
+      FileManager.default.fileExists(
+        atPath: folder.appendingPathComponent("mgda/summary.json").path))
+  }
+
+  @Test("a compare whose every method fails still replaces the old table, with the errors")
+  func compareEveryMethodFails() throws {
+    let folder = temporaryFolder("all-failing")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let comparison = folder.appendingPathComponent("comparison.md")
+    try Data("# stale\n".utf8).write(to: comparison)
+
+    let result = runTool([
+      "compare", "--recipe", "penguins", "--methods", "famo", "--epochs", "1",
+      "--famo-lr", "1e300", "--output", folder.path,
+    ])
+
+    #expect(result.code == 1)
+    #expect(result.error.contains("1 of 1 methods failed; \(comparison.path) lists their errors"))
+    #expect(result.error.contains("famo failed ("), "the failure is noted when it happens")
+    #expect(result.out.isEmpty, "\(result.out)")
+    let table = try String(contentsOf: comparison, encoding: .utf8)
+    #expect(!table.contains("stale") && !table.contains("| task |"), "\(table)")
+    #expect(table.contains("- **FAMO** failed (`famo`): training diverged"), "\(table)")
   }
 
   @Test("fashion-mtl: one epoch of BayesAgg-MTL on a subset learns better than chance")
