@@ -30,7 +30,7 @@ public struct RunDirectory: Sendable {
       try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     } catch {
       throw ExperimentError(
-        "cannot create the output folder \(url.path): \(error.localizedDescription) "
+        "cannot create the output folder \(url.path): \(systemReason(error)); "
           + "choose another with --output")
     }
   }
@@ -89,8 +89,35 @@ public struct RunDirectory: Sendable {
     } catch {
       try? FileManager.default.removeItem(at: temporary)
       throw ExperimentError(
-        "cannot write \(target.path): \(error.localizedDescription); check the disk and "
+        "cannot write \(target.path): \(systemReason(error)); check the disk and "
           + "the folder's permissions")
     }
   }
+}
+
+/// The operating system's words for why a file operation failed ("Permission denied", "No such
+/// file or directory"), from the POSIX error under a Foundation error; otherwise Foundation's
+/// own description without its closing full stop.
+func systemReason(_ error: any Error) -> String {
+  let bridged = error as NSError
+  if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? NSError,
+    underlying.domain == NSPOSIXErrorDomain
+  {
+    return String(cString: strerror(Int32(underlying.code)))
+  }
+  if bridged.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(bridged.code))) }
+  // Foundation on Linux often reports a Cocoa code with no POSIX error under it.
+  if let cocoa = error as? CocoaError {
+    let codes: [(CocoaError.Code, Int32)] = [
+      (.fileNoSuchFile, ENOENT), (.fileReadNoSuchFile, ENOENT), (.fileWriteNoPermission, EACCES),
+      (.fileReadNoPermission, EACCES), (.fileWriteOutOfSpace, ENOSPC),
+      (.fileWriteVolumeReadOnly, EROFS), (.fileWriteFileExists, EEXIST),
+    ]
+    if let code = codes.first(where: { $0.0 == cocoa.code })?.1 {
+      return String(cString: strerror(code))
+    }
+  }
+  var text = error.localizedDescription
+  while text.hasSuffix(".") { text.removeLast() }
+  return text
 }

@@ -152,6 +152,10 @@ struct CommandLineTests {
         arguments: ["train", "--recipe", "penguins", "--lr-milestones", "2,,4"],
         expected: "--lr-milestones expects epochs ≥ 0 separated by commas", code: 64),
       UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--output", "/proc/bayesagg-run"],
+        expected: "cannot create the output folder /proc/bayesagg-run: No such file or directory; "
+          + "choose another with --output", code: 1),
+      UsageCase(
         arguments: ["train", "--recipe", "penguins", "--output", "/etc/hostname/run"],
         expected: "/etc/hostname is a file", code: 1),
     ])
