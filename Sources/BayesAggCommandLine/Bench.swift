@@ -125,10 +125,6 @@ enum Bench {
       let start = (step * batchSize) % max(recipe.train.count, 1)
       return recipe.train.rows((0..<batchSize).map { (start + $0) % recipe.train.count })
     }
-    // The data, and the batches cut from it in advance so that the timings leave their
-    // assembly out, are resident before the first step: the peak measures what steps add.
-    resetPeakResidentMemory()
-    let residentAtStart = memoryStatus("VmRSS")
     let network =
       lsConfiguration.backbone == .mlp
       ? "MLP "
@@ -145,6 +141,14 @@ enum Bench {
         + moments)
 
     let ls = try Trainer(recipe: recipe, configuration: lsConfiguration)
+    // The data, the batches cut from it in advance (so that the timings leave their assembly
+    // out) and the parameters are resident before the first step. The pages of the free heap
+    // (what loading the data let go, which the executable's allocator settings keep) go back
+    // to the system first, or the steps would reuse them unseen: the peak measures what the
+    // steps add.
+    release_free_heap_pages()
+    resetPeakResidentMemory()
+    let residentAtStart = memoryStatus("VmRSS")
     let lsTimes = try time(batches, warmup: warmup) {
       _ = try ls.benchmarkStep(on: $0, aggregating: false)
     }
@@ -210,18 +214,10 @@ enum Bench {
             convolution.im2colMilliseconds / convolution.winogradMilliseconds))
       }
     }
-    // The parameters and Adam's moments are allocated during the first steps and stay: they
-    // are the model's, not the step's, so the step's own peak leaves them out.
-    let stepPeak = lsPeak - residentAtStart - Double(ls.parameterStateBytes) / 1e6
     console.print(
-      String(
-        format: "memory: LS keeps %.1f MB for backward; peak resident over the LS steps "
-          + "%.1f MB (+%.1f MB on %.1f MB at the start, %.1f MB of it parameters and Adam's "
-          + "moments); the step's own peak %.1f MB = %.2f× what it keeps; over the BayesAgg-MTL "
-          + "steps +%.1f MB",
-        Double(footprint) / 1e6, lsPeak, lsPeak - residentAtStart, residentAtStart,
-        Double(ls.parameterStateBytes) / 1e6, stepPeak, stepPeak / (Double(footprint) / 1e6),
-        bayesPeak - residentBeforeBayes))
+      memorySummary(
+        keptBytes: footprint, residentBefore: residentAtStart, peak: lsPeak,
+        adamBytes: ls.adamMomentBytes, bayesAggRise: bayesPeak - residentBeforeBayes))
     console.print(
       String(
         format: "live heap over the LS steps: +%.1f MB above the %.1f MB in use between steps "
@@ -245,6 +241,26 @@ enum Bench {
         row("… LS step, convolutions by im2col", pairs.second)
           + String(format: "  %.2f×", median(pairs.first) / median(pairs.second)))
     }
+  }
+
+  /// The memory line of a case: what an LS step keeps for its backward pass, the resident
+  /// memory before the LS steps and at their peak, and the rise over the BayesAgg-MTL steps.
+  ///
+  /// The step's own peak is the resident peak over the LS steps above what was resident just
+  /// before them (the data, the batches and the parameters) and Adam's moments, which the first
+  /// step makes and the others keep. Resident sizes are in MB, the others in bytes.
+  static func memorySummary(
+    keptBytes: Int, residentBefore: Double, peak: Double, adamBytes: Int, bayesAggRise: Double
+  ) -> String {
+    let kept = Double(keptBytes) / 1e6
+    let adam = Double(adamBytes) / 1e6
+    let stepPeak = peak - residentBefore - adam
+    return String(
+      format: "memory: LS keeps %.1f MB for backward; resident %.1f MB before the LS steps "
+        + "(data, batches, parameters), %.1f MB at their peak; less Adam's moments (%.1f MB, "
+        + "made by the first step), the step's own peak %+.1f MB = %.2f× what it keeps; over "
+        + "the BayesAgg-MTL steps +%.1f MB",
+      kept, residentBefore, peak, adam, stepPeak, stepPeak / kept, bayesAggRise)
   }
 
   /// The most heap in use while `body` runs on each item, sampled every 0.1 ms by another

@@ -154,6 +154,16 @@ struct CommandLineTests {
     #expect(firstLine.contains(testCase.expected), "\(result.error)")
   }
 
+  @Test("bench's step peak is the resident peak above what was resident and Adam's moments")
+  func benchMemorySummary() {
+    let line = Bench.memorySummary(
+      keptBytes: 14_900_000, residentBefore: 40.6, peak: 67.8, adamBytes: 3_800_000,
+      bayesAggRise: 33.8)
+    #expect(line.contains("the step's own peak +23.4 MB = 1.57× what it keeps"), "\(line)")
+    #expect(line.contains("resident 40.6 MB before the LS steps"), "\(line)")
+    #expect(line.hasSuffix("over the BayesAgg-MTL steps +33.8 MB"), "\(line)")
+  }
+
   @Test("a truncated IDX file names the file and exits 1")
   func truncatedIDX() throws {
     let folder = temporaryFolder("truncated")
