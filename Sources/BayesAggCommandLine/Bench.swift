@@ -15,8 +15,9 @@ enum Bench {
       OptionSpec(
         "case", "LIST",
         "cases to run (default fashion,cnn,resnet18): fashion = the fashion-mtl recipe's data "
-          + "and network; cnn = the CIFAR-MTL CNN, 3×32×32, batch 128, 20 binary tasks; "
-          + "resnet18 = ResNet-18, 3×64×64, batch 32, UTKFace tasks"),
+          + "and network; cnn = synthetic CIFAR-MTL data, 3×32×32, batch 128, 20 binary tasks, "
+          + "on the CIFAR-MTL CNN; resnet18 = synthetic UTKFace data, 3×64×64, batch 32, on "
+          + "ResNet-18; --backbone replaces a case's network"),
       OptionSpec("steps", "N", "timed steps per measurement, 1 to \(maximumSteps) (default 10)"),
       OptionSpec("warmup", "N", "untimed steps first, 0 to \(maximumSteps) (default 3)"),
       OptionSpec(
@@ -30,6 +31,14 @@ enum Bench {
         "famo-decay", "gradvac-beta",
         "aligned-mtl-scale",
       ].contains($0.name)
+    }.map {
+      // bench has no --recipe: without --backbone, each case runs its own network.
+      $0.name != "backbone"
+        ? $0
+        : OptionSpec(
+          "backbone", "NAME",
+          "shared network: " + BackboneKind.allCases.map(\.rawValue).joined(separator: ", ")
+            + " (default: each case's own network)")
     }
 
   static let helpText = Tool.help(
@@ -144,14 +153,14 @@ enum Bench {
       recipe = try TrainingOptions.loadRecipe(options, default: "fashion-mtl")
     case "cnn":
       recipe = RecipeCatalog.synthetic(
-        name: "CIFAR-MTL CNN (synthetic 3×32×32)", inputShape: [3, 32, 32],
+        name: "CIFAR-MTL (synthetic 3×32×32)", inputShape: [3, 32, 32],
         groups: [
           TaskGroupDescription(
             kind: .binary(outputs: 20), taskNames: (0..<20).map { "task-\($0)" })
         ], count: 128 * 4, backbone: .cnn, batchSize: 128, seed: 1)
     default:
       recipe = RecipeCatalog.synthetic(
-        name: "ResNet-18 UTKFace (synthetic 3×64×64)", inputShape: [3, 64, 64],
+        name: "UTKFace (synthetic 3×64×64)", inputShape: [3, 64, 64],
         groups: [
           TaskGroupDescription(kind: .regression(outputs: 1), taskNames: ["age"]),
           TaskGroupDescription(kind: .multiclass(classes: 2), taskNames: ["gender"]),

@@ -207,6 +207,22 @@ struct CommandLineTests {
     #expect(result.error.contains("train-images-idx3-ubyte.gz: no such file"), "\(result.error)")
   }
 
+  @Test("bench's heading names the network that runs, not the case's default")
+  func benchHeading() throws {
+    func heading(_ arguments: [String]) throws -> String {
+      let options = try ParsedOptions(arguments, specs: Bench.specs, command: "bench")
+      return Bench.heading(try Bench.prepare("cnn", options: options, methods: []))
+    }
+    let mlp = try heading(["--backbone", "mlp", "--hidden", "64"])
+    #expect(mlp.contains(": MLP 3072→64, batch 128, 20 tasks"), "\(mlp)")
+    #expect(!mlp.contains("CNN"), "\(mlp)")
+    let cnn = try heading([])
+    #expect(cnn.contains(": cnn, batch 128"), "\(cnn)")
+    let help = runTool(["bench", "--help"]).out
+    #expect(help.contains("each case's own network"))
+    #expect(!help.contains("recipe's default"))
+  }
+
   @Test("bench's step peak is the resident peak above what was resident and Adam's moments")
   func benchMemorySummary() {
     let line = Bench.memorySummary(
