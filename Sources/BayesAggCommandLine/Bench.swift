@@ -7,16 +7,19 @@ import Tensors
 /// `bayesagg bench`: milliseconds per training step of LS and BayesAgg-MTL.
 enum Bench {
   static let caseNames = ["fashion", "cnn", "resnet18"]
+  /// The most timed or warm-up steps per measurement: the batches are cut in advance.
+  static let maximumSteps = 1000
 
   static let specs: [OptionSpec] =
     [
       OptionSpec(
         "case", "LIST",
         "cases to run (default fashion,cnn,resnet18): fashion = the fashion-mtl recipe's data "
-          + "and network; cnn = the CIFAR-MTL CNN, 3×32×32, batch 128, 20 binary tasks; "
-          + "resnet18 = ResNet-18, 3×64×64, batch 32, UTKFace tasks"),
-      OptionSpec("steps", "N", "timed steps per measurement (default 10)"),
-      OptionSpec("warmup", "N", "untimed steps first (default 3)"),
+          + "and network; cnn = synthetic CIFAR-MTL data, 3×32×32, batch 128, 20 binary tasks, "
+          + "on the CIFAR-MTL CNN; resnet18 = synthetic UTKFace data, 3×64×64, batch 32, on "
+          + "ResNet-18; --backbone replaces a case's network"),
+      OptionSpec("steps", "N", "timed steps per measurement, 1 to \(maximumSteps) (default 10)"),
+      OptionSpec("warmup", "N", "untimed steps first, 0 to \(maximumSteps) (default 3)"),
       OptionSpec(
         "methods", "LIST",
         "also time a step of each of these methods beside LS (e.g. mgda,upgrad,famo)"),
@@ -28,6 +31,14 @@ enum Bench {
         "famo-decay", "gradvac-beta",
         "aligned-mtl-scale",
       ].contains($0.name)
+    }.map {
+      // bench has no --recipe: without --backbone, each case runs its own network.
+      $0.name != "backbone"
+        ? $0
+        : OptionSpec(
+          "backbone", "NAME",
+          "shared network: " + BackboneKind.allCases.map(\.rawValue).joined(separator: ", ")
+            + " (default: each case's own network)")
     }
 
   static let helpText = Tool.help(
@@ -39,39 +50,29 @@ enum Bench {
       + "it keeps, and the LS step alternating with\none whose convolutions all run by "
       + "im2col.", specs)
 
+  /// A case ready to run: its data and the checked configurations of the steps it times.
+  struct Case {
+    var recipe: Recipe
+    var ls: TrainingConfiguration
+    var bayesAgg: TrainingConfiguration
+    /// The `--methods` beside LS and BayesAgg-MTL.
+    var others: [TrainingConfiguration]
+  }
+
   static func run(_ arguments: [String], console: Console) throws -> Int32 {
     guard
       let options = try Tool.parse(
         arguments, specs: specs, command: "bench", help: helpText, console: console)
     else { return 0 }
-    var extra: [Method] = []
-    if let list = options.string("methods") {
-      let names = try TrainingOptions.methodNames(list)
-      guard !names.contains("") else {
-        throw UsageError("--methods has an empty entry; list methods separated by single commas")
-      }
-      if names == [Method.stl.rawValue] {
-        throw UsageError(
-          "--methods: stl trains one network per task; bench times multi-task steps")
-      }
-      var seen = Set<Method>()
-      extra = try names.map(TrainingOptions.method).filter {
-        $0 != .stl && seen.insert($0).inserted
-      }
-    }
-    let steps = try options.integer("steps") ?? 10
-    let warmup = try options.integer("warmup") ?? 3
-    guard steps >= 1, warmup >= 0 else {
-      throw UsageError("--steps must be ≥ 1 and --warmup ≥ 0")
-    }
-    let cases = (options.string("case") ?? caseNames.joined(separator: ","))
-      .split(separator: ",").map(String.init)
-    guard !cases.isEmpty else {
-      throw UsageError("--case needs at least one of " + caseNames.joined(separator: ", "))
-    }
-    for name in cases where !caseNames.contains(name) {
-      throw UsageError(
-        "unknown bench case '\(name)'; choose from " + caseNames.joined(separator: ", "))
+    let methods = try extraMethods(options)
+    let steps = try stepCount("steps", options, default: 10, least: 1)
+    let warmup = try stepCount("warmup", options, default: 3, least: 0)
+    let names = try cases(options)
+    // Every case's data and configurations before anything is printed or timed, as `train`
+    // does: a bad option or a missing data folder stops the command before the benchmarks.
+    var prepared = try names.map { try prepare($0, options: options, methods: methods) }
+    if options.string("fashion-dir") != nil, !names.contains("fashion") {
+      console.note("note: --fashion-dir has no effect on " + names.joined(separator: ", "))
     }
     // The executable sets OPENBLAS_THREAD_TIMEOUT unless the user did; OpenBLAS defaults to 28.
     let timeout = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "28"
@@ -81,70 +82,148 @@ enum Bench {
         + "warm-up steps: \(warmup), timed steps: \(steps) per measurement; medians")
     let sgemm = sgemmRate()
     console.print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s", sgemm))
-    for name in cases {
-      let recipe: Recipe
-      switch name {
-      case "fashion":
-        recipe = try TrainingOptions.loadRecipe(options, default: "fashion-mtl")
-      case "cnn":
-        recipe = RecipeCatalog.synthetic(
-          name: "CIFAR-MTL CNN (synthetic 3×32×32)", inputShape: [3, 32, 32],
-          groups: [
-            TaskGroupDescription(
-              kind: .binary(outputs: 20), taskNames: (0..<20).map { "task-\($0)" })
-          ], count: 128 * 4, backbone: .cnn, batchSize: 128, seed: 1)
-      default:
-        recipe = RecipeCatalog.synthetic(
-          name: "ResNet-18 UTKFace (synthetic 3×64×64)", inputShape: [3, 64, 64],
-          groups: [
-            TaskGroupDescription(kind: .regression(outputs: 1), taskNames: ["age"]),
-            TaskGroupDescription(kind: .multiclass(classes: 2), taskNames: ["gender"]),
-            TaskGroupDescription(kind: .multiclass(classes: 5), taskNames: ["race"]),
-          ], count: 32 * 4, backbone: .resnet18, batchSize: 32, seed: 2)
-      }
+    // Each case's data is let go once it has run.
+    while !prepared.isEmpty {
       try runCase(
-        recipe, options: options, steps: steps, warmup: warmup, sgemm: sgemm, methods: extra,
-        console: console)
+        prepared.removeFirst(), steps: steps, warmup: warmup, sgemm: sgemm, console: console)
     }
     return 0
   }
 
-  static func runCase(
-    _ recipe: Recipe, options: ParsedOptions, steps: Int, warmup: Int, sgemm: Double,
-    methods: [Method], console: Console
-  ) throws {
+  /// The methods of `--methods` to time beside LS, each once; none without the option.
+  static func extraMethods(_ options: ParsedOptions) throws -> [Method] {
+    guard let list = options.string("methods") else { return [] }
+    let names = try TrainingOptions.methodNames(list)
+    guard !names.contains("") else {
+      throw UsageError("--methods has an empty entry; list methods separated by single commas")
+    }
+    if names == [Method.stl.rawValue] {
+      throw UsageError(
+        "--methods: stl trains one network per task; bench times multi-task steps")
+    }
+    var seen = Set<Method>()
+    return try names.map(TrainingOptions.method).filter {
+      $0 != .stl && seen.insert($0).inserted
+    }
+  }
+
+  /// The value of `--steps` or `--warmup`, between `least` and `maximumSteps`.
+  static func stepCount(_ name: String, _ options: ParsedOptions, default fallback: Int, least: Int)
+    throws -> Int
+  {
+    let count = try options.integer(name) ?? fallback
+    guard count >= least, count <= maximumSteps else {
+      throw UsageError("--\(name) must be between \(least) and \(maximumSteps) (got \(count))")
+    }
+    return count
+  }
+
+  /// The names in the `--case` list (comma-separated, spaces ignored), each a known case
+  /// named once; every case without the option.
+  static func cases(_ options: ParsedOptions) throws -> [String] {
+    let choices = caseNames.joined(separator: ", ")
+    guard let list = options.string("case") else { return caseNames }
+    guard !list.trimmingCharacters(in: .whitespaces).isEmpty else {
+      throw UsageError("--case needs at least one of " + choices)
+    }
+    let names = list.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+    guard !names.contains("") else {
+      throw UsageError(
+        "--case '\(list)' has an empty entry; list cases separated by single commas")
+    }
+    for name in names where !caseNames.contains(name) {
+      throw UsageError("unknown bench case '\(name)' in --case; choose from " + choices)
+    }
+    if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+      throw UsageError("--case lists \(twice) twice")
+    }
+    return names
+  }
+
+  /// The data of case `name` and its configurations with every given option applied.
+  ///
+  /// - Throws: `UsageError` for an option the case cannot take; the data's errors (a missing
+  ///   or unreadable `--fashion-dir`) for the fashion case.
+  static func prepare(_ name: String, options: ParsedOptions, methods: [Method]) throws -> Case {
+    let recipe: Recipe
+    switch name {
+    case "fashion":
+      recipe = try TrainingOptions.loadRecipe(options, default: "fashion-mtl")
+    case "cnn":
+      recipe = RecipeCatalog.synthetic(
+        name: "CIFAR-MTL (synthetic 3×32×32)", inputShape: [3, 32, 32],
+        groups: [
+          TaskGroupDescription(
+            kind: .binary(outputs: 20), taskNames: (0..<20).map { "task-\($0)" })
+        ], count: 128 * 4, backbone: .cnn, batchSize: 128, seed: 1)
+    default:
+      recipe = RecipeCatalog.synthetic(
+        name: "UTKFace (synthetic 3×64×64)", inputShape: [3, 64, 64],
+        groups: [
+          TaskGroupDescription(kind: .regression(outputs: 1), taskNames: ["age"]),
+          TaskGroupDescription(kind: .multiclass(classes: 2), taskNames: ["gender"]),
+          TaskGroupDescription(kind: .multiclass(classes: 5), taskNames: ["race"]),
+        ], count: 32 * 4, backbone: .resnet18, batchSize: 32, seed: 2)
+    }
     try recipe.validate()
-    var lsConfiguration = try TrainingOptions.configuration(options, recipe: recipe, method: .ls)
-    lsConfiguration.lsEpochs = 0
-    var bayesConfiguration = lsConfiguration
-    bayesConfiguration.method = .bayesagg
-    let batchSize = min(lsConfiguration.batchSize, recipe.train.count)
-    lsConfiguration.batchSize = batchSize
-    bayesConfiguration.batchSize = batchSize
+    var ls = try TrainingOptions.configuration(options, recipe: recipe, method: .ls)
+    ls.lsEpochs = 0
+    ls.batchSize = min(ls.batchSize, recipe.train.count)
+    func configuration(_ method: Method) throws -> TrainingConfiguration {
+      var configuration = ls
+      configuration.method = method
+      do { try configuration.validate(for: recipe) } catch let error as ExperimentError {
+        throw UsageError(error.message)
+      }
+      return configuration
+    }
+    return Case(
+      recipe: recipe, ls: ls, bayesAgg: try configuration(.bayesagg),
+      others: try methods.filter { $0 != .ls && $0 != .bayesagg }.map(configuration))
+  }
+
+  /// The line that opens a case's results: its data, network, batch, tasks and moments.
+  static func heading(_ benchCase: Case) -> String {
+    let recipe = benchCase.recipe
+    let network =
+      benchCase.ls.backbone == .mlp
+      ? "MLP "
+        + ([recipe.train.featureCount] + benchCase.ls.hiddenSizes)
+        .map(String.init).joined(separator: "→")
+      : benchCase.ls.backbone.rawValue
+    let moments =
+      benchCase.bayesAgg.moments == "quadrature"
+      ? "quadrature moments (Monte Carlo for heads of more than two classes)"
+      : "S = \(benchCase.bayesAgg.samples) Monte-Carlo samples"
+    return "\(recipe.name): \(network), batch \(benchCase.ls.batchSize), "
+      + "\(recipe.taskNames.count) tasks, " + moments
+  }
+
+  /// Times one case's steps, measures their memory and prints the results.
+  static func runCase(
+    _ benchCase: Case, steps: Int, warmup: Int, sgemm: Double, console: Console
+  ) throws {
+    let recipe = benchCase.recipe
+    let (lsConfiguration, bayesConfiguration) = (benchCase.ls, benchCase.bayesAgg)
+    let batchSize = lsConfiguration.batchSize
     let batches = (0..<(warmup + steps)).map { step -> MultiTaskData in
       let start = (step * batchSize) % max(recipe.train.count, 1)
       return recipe.train.rows((0..<batchSize).map { (start + $0) % recipe.train.count })
     }
-    // The data, and the batches cut from it in advance so that the timings leave their
-    // assembly out, are resident before the first step: the peak measures what steps add.
-    resetPeakResidentMemory()
-    let residentAtStart = memoryStatus("VmRSS")
-    let network =
-      lsConfiguration.backbone == .mlp
-      ? "MLP "
-        + ([recipe.train.featureCount] + lsConfiguration.hiddenSizes)
-        .map(String.init).joined(separator: "→")
-      : lsConfiguration.backbone.rawValue
     console.print("")
-    let moments =
-      bayesConfiguration.moments == "quadrature"
-      ? "quadrature moments (Monte Carlo for heads of more than two classes)"
-      : "S = \(bayesConfiguration.samples) Monte-Carlo samples"
-    console.print(
-      "\(recipe.name): \(network), batch \(batchSize), \(recipe.taskNames.count) tasks, "
-        + moments)
+    console.print(heading(benchCase))
 
     let ls = try Trainer(recipe: recipe, configuration: lsConfiguration)
+    // The data, the batches cut from it in advance (so that the timings leave their assembly
+    // out) and the parameters are resident before the first step. The pages of the free heap
+    // (what loading the data let go, which the executable's allocator settings keep) go back
+    // to the system first, or the steps would reuse them unseen: the peak measures what the
+    // steps add.
+    release_free_heap_pages()
+    resetPeakResidentMemory()
+    let residentAtStart = memoryStatus("VmRSS")
     let lsTimes = try time(batches, warmup: warmup) {
       _ = try ls.benchmarkStep(on: $0, aggregating: false)
     }
@@ -180,9 +259,8 @@ enum Bench {
       String(
         format: "ratio BayesAgg-MTL / LS step (alternating): %.2f×",
         median(bayesTimes) / median(pairedLSTimes)))
-    for method in methods where method != .ls && method != .bayesagg {
-      var configuration = lsConfiguration
-      configuration.method = method
+    for configuration in benchCase.others {
+      let method = configuration.method
       let trainer = try Trainer(recipe: recipe, configuration: configuration)
       let times = try time(batches, warmup: warmup) {
         _ = try trainer.benchmarkStep(on: $0, aggregating: true)
@@ -210,18 +288,10 @@ enum Bench {
             convolution.im2colMilliseconds / convolution.winogradMilliseconds))
       }
     }
-    // The parameters and Adam's moments are allocated during the first steps and stay: they
-    // are the model's, not the step's, so the step's own peak leaves them out.
-    let stepPeak = lsPeak - residentAtStart - Double(ls.parameterStateBytes) / 1e6
     console.print(
-      String(
-        format: "memory: LS keeps %.1f MB for backward; peak resident over the LS steps "
-          + "%.1f MB (+%.1f MB on %.1f MB at the start, %.1f MB of it parameters and Adam's "
-          + "moments); the step's own peak %.1f MB = %.2f× what it keeps; over the BayesAgg-MTL "
-          + "steps +%.1f MB",
-        Double(footprint) / 1e6, lsPeak, lsPeak - residentAtStart, residentAtStart,
-        Double(ls.parameterStateBytes) / 1e6, stepPeak, stepPeak / (Double(footprint) / 1e6),
-        bayesPeak - residentBeforeBayes))
+      memorySummary(
+        keptBytes: footprint, residentBefore: residentAtStart, peak: lsPeak,
+        adamBytes: ls.adamMomentBytes, bayesAggRise: bayesPeak - residentBeforeBayes))
     console.print(
       String(
         format: "live heap over the LS steps: +%.1f MB above the %.1f MB in use between steps "
@@ -245,6 +315,26 @@ enum Bench {
         row("… LS step, convolutions by im2col", pairs.second)
           + String(format: "  %.2f×", median(pairs.first) / median(pairs.second)))
     }
+  }
+
+  /// The memory line of a case: what an LS step keeps for its backward pass, the resident
+  /// memory before the LS steps and at their peak, and the rise over the BayesAgg-MTL steps.
+  ///
+  /// The step's own peak is the resident peak over the LS steps above what was resident just
+  /// before them (the data, the batches and the parameters) and Adam's moments, which the first
+  /// step makes and the others keep. Resident sizes are in MB, the others in bytes.
+  static func memorySummary(
+    keptBytes: Int, residentBefore: Double, peak: Double, adamBytes: Int, bayesAggRise: Double
+  ) -> String {
+    let kept = Double(keptBytes) / 1e6
+    let adam = Double(adamBytes) / 1e6
+    let stepPeak = peak - residentBefore - adam
+    return String(
+      format: "memory: LS keeps %.1f MB for backward; resident %.1f MB before the LS steps "
+        + "(data, batches, parameters), %.1f MB at their peak; less Adam's moments (%.1f MB, "
+        + "made by the first step), the step's own peak %+.1f MB = %.2f× what it keeps; over "
+        + "the BayesAgg-MTL steps +%.1f MB",
+      kept, residentBefore, peak, adam, stepPeak, stepPeak / kept, bayesAggRise)
   }
 
   /// The most heap in use while `body` runs on each item, sampled every 0.1 ms by another

@@ -11,3 +11,7 @@ size_t heap_bytes_in_use(void) {
   struct mallinfo2 info = mallinfo2();
   return info.uordblks + info.hblkhd;
 }
+
+void release_free_heap_pages(void) {
+  malloc_trim(0);
+}

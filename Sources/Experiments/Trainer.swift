@@ -212,10 +212,10 @@ public final class Trainer {
       h, labels: labelMatrices(batch.labels), heads: currentHeads(), using: &generator)
   }
 
-  /// The bytes that stay allocated between steps: every parameter's value and Adam's two
-  /// moments for it (gradients are made by each backward pass and dropped by the next step).
-  public var parameterStateBytes: Int {
-    3 * MemoryLayout<Float>.stride * model.parameters.reduce(0) { $0 + $1.value.count }
+  /// The bytes of Adam's two moments for every parameter, which the first step allocates and
+  /// the later ones keep (gradients are made by each backward pass and dropped by the next).
+  public var adamMomentBytes: Int {
+    2 * MemoryLayout<Float>.stride * model.parameters.reduce(0) { $0 + $1.value.count }
   }
 
   /// The bytes of every value the summed-loss graph of `batch` keeps for its backward pass.

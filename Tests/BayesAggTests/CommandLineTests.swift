@@ -167,6 +167,85 @@ struct CommandLineTests {
     #expect(firstLine.contains(testCase.expected), "\(result.error)")
   }
 
+  @Test(
+    "bench checks every option and its data before it prints or times anything",
+    arguments: [
+      UsageCase(
+        arguments: ["bench", "--case", "fashion", "--backbone", "resnet99"],
+        expected: "unknown backbone 'resnet99'", code: 64),
+      UsageCase(
+        arguments: ["bench", "--case", "fashion", "--fashion-dir", "/nonexistent"],
+        expected: "--fashion-dir /nonexistent: no such folder", code: 1),
+      UsageCase(
+        arguments: ["bench", "--case", "fashion,fashion"],
+        expected: "--case lists fashion twice", code: 64),
+      UsageCase(
+        arguments: ["bench", "--case", "cnn, CNN"], expected: "--case lists cnn twice",
+        code: 64),
+      UsageCase(
+        arguments: ["bench", "--case", "cnn,,resnet18"],
+        expected: "--case 'cnn,,resnet18' has an empty entry", code: 64),
+      UsageCase(
+        arguments: ["bench", "--case", "vgg"], expected: "unknown bench case 'vgg' in --case",
+        code: 64),
+      UsageCase(
+        arguments: ["bench", "--steps", "0"],
+        expected: "--steps must be between 1 and 1000 (got 0)", code: 64),
+      UsageCase(
+        arguments: ["bench", "--warmup", "-1"],
+        expected: "--warmup must be between 0 and 1000 (got -1)", code: 64),
+      UsageCase(
+        arguments: ["bench", "--steps", "9223372036854775807"],
+        expected: "--steps must be between 1 and 1000 (got 9223372036854775807)", code: 64),
+      UsageCase(
+        arguments: ["bench", "--case", "cnn", "--samples", "0"],
+        expected: "--samples must be at least 1 (got 0)", code: 64),
+    ])
+  func benchChecksFirst(_ testCase: UsageCase) {
+    let result = runTool(testCase.arguments)
+    #expect(result.code == testCase.code)
+    #expect(result.out.isEmpty, "printed before failing: \(result.out)")
+    let firstLine = result.error.split(separator: "\n").first.map(String.init) ?? ""
+    #expect(firstLine.hasPrefix("bayesagg: error: "), "\(result.error)")
+    #expect(firstLine.contains(testCase.expected), "\(result.error)")
+  }
+
+  @Test("bench stops on an empty --fashion-dir before it prints anything")
+  func benchEmptyFashionFolder() {
+    let folder = temporaryFolder("empty-fashion")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = runTool(["bench", "--case", "fashion", "--fashion-dir", folder.path])
+    #expect(result.code == 1)
+    #expect(result.out.isEmpty, "printed before failing: \(result.out)")
+    #expect(result.error.contains("train-images-idx3-ubyte.gz: no such file"), "\(result.error)")
+  }
+
+  @Test("bench's heading names the network that runs, not the case's default")
+  func benchHeading() throws {
+    func heading(_ arguments: [String]) throws -> String {
+      let options = try ParsedOptions(arguments, specs: Bench.specs, command: "bench")
+      return Bench.heading(try Bench.prepare("cnn", options: options, methods: []))
+    }
+    let mlp = try heading(["--backbone", "mlp", "--hidden", "64"])
+    #expect(mlp.contains(": MLP 3072→64, batch 128, 20 tasks"), "\(mlp)")
+    #expect(!mlp.contains("CNN"), "\(mlp)")
+    let cnn = try heading([])
+    #expect(cnn.contains(": cnn, batch 128"), "\(cnn)")
+    let help = runTool(["bench", "--help"]).out
+    #expect(help.contains("each case's own network"))
+    #expect(!help.contains("recipe's default"))
+  }
+
+  @Test("bench's step peak is the resident peak above what was resident and Adam's moments")
+  func benchMemorySummary() {
+    let line = Bench.memorySummary(
+      keptBytes: 14_900_000, residentBefore: 40.6, peak: 67.8, adamBytes: 3_800_000,
+      bayesAggRise: 33.8)
+    #expect(line.contains("the step's own peak +23.4 MB = 1.57× what it keeps"), "\(line)")
+    #expect(line.contains("resident 40.6 MB before the LS steps"), "\(line)")
+    #expect(line.hasSuffix("over the BayesAgg-MTL steps +33.8 MB"), "\(line)")
+  }
+
   @Test("a truncated IDX file names the file and exits 1")
   func truncatedIDX() throws {
     let folder = temporaryFolder("truncated")

@@ -22,4 +22,8 @@ void keep_large_allocations_in_heap(void);
 /// (glibc's `mallinfo2`: `uordblks + hblkhd`). Walks the arenas' free lists under their locks.
 size_t heap_bytes_in_use(void);
 
+/// Returns the pages of every arena's free blocks to the system (glibc's `malloc_trim(0)`),
+/// which `keep_large_allocations_in_heap` otherwise keeps resident.
+void release_free_heap_pages(void);
+
 #endif
