@@ -6,7 +6,8 @@ import Tensors
 /// The `bayesagg` command: subcommands, help, exit codes.
 ///
 /// Exit codes: 0 success (and `--help`), 1 a failure while running (missing or corrupt data,
-/// divergence, unwritable output), 64 a usage error.
+/// divergence, unwritable output), 64 a usage error, 128 + the signal's number (130 for Ctrl-C)
+/// when `train` or `compare` stopped on a signal.
 public enum Tool {
   static let commands: [(name: String, summary: String)] = [
     ("train", "train one method on a recipe and write its results"),
@@ -17,7 +18,13 @@ public enum Tool {
   ]
 
   /// Runs the tool with `arguments` (without the program name) and returns the exit code.
-  public static func main(_ arguments: [String], console: Console = .standard()) -> Int32 {
+  ///
+  /// With `stoppingOnSignals`, `train` and `compare` turn the first `SIGINT` (Ctrl-C) or
+  /// `SIGTERM` into a request to stop after the current step (`Interruption`), so that the run
+  /// folder says why it ended; a second signal ends the process at once.
+  public static func main(
+    _ arguments: [String], console: Console = .standard(), stoppingOnSignals: Bool = false
+  ) -> Int32 {
     guard let command = arguments.first, command != "--help", command != "-h" else {
       console.print(overview)
       return 0
@@ -31,6 +38,9 @@ public enum Tool {
       return main([arguments[1], "--help"], console: console)
     }
     let rest = Array(arguments.dropFirst())
+    if stoppingOnSignals && ["train", "compare"].contains(command) {
+      stopAfterTheCurrentStepOnSignals(console: console)
+    }
     do {
       switch command {
       case "train": return try Train.run(rest, console: console)
@@ -43,6 +53,9 @@ public enum Tool {
           "unknown command '\(command)'; choose one of: "
             + commands.map(\.name).joined(separator: ", "))
       }
+    } catch let error as InterruptedError {
+      console.note("bayesagg: \(error)")
+      return error.exitCode
     } catch let error as UsageError {
       console.note("bayesagg: error: \(error.message)")
       console.note("Run 'bayesagg \(isKnown(command) ? command + " " : "")--help' for usage.")
@@ -153,5 +166,32 @@ public enum Tool {
       }
     }
     return 0
+  }
+}
+
+/// The signal sources that turn `SIGINT` and `SIGTERM` into `Interruption` requests; kept for
+/// the life of the process.
+nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
+
+/// Ignores the default action of `SIGINT` and `SIGTERM` and handles them on a dispatch queue
+/// instead: the first asks training to stop after its current step, a second one ends the
+/// process with the signal's default action.
+private func stopAfterTheCurrentStepOnSignals(console: Console) {
+  guard signalSources.isEmpty else { return }
+  for number in [SIGINT, SIGTERM] {
+    signal(number, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+    source.setEventHandler {
+      if Interruption.signal != nil {
+        signal(number, SIG_DFL)
+        raise(number)
+      }
+      Interruption.request(signal: number)
+      console.note(
+        "bayesagg: stopping after the current step; the run folder will say so "
+          + "(press Ctrl-C again to stop at once)")
+    }
+    source.resume()
+    signalSources.append(source)
   }
 }

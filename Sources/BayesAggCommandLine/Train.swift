@@ -164,7 +164,8 @@ enum Compare {
 
     var runs: [(name: String, summary: RunSummary)] = []
     var failures: [(method: Method, folder: URL, reason: String)] = []
-    for configuration in configurations {
+    var interruption: InterruptedError? = nil
+    for configuration in configurations where interruption == nil {
       let method = configuration.method
       let folder = output.appendingPathComponent(method.rawValue)
       do {
@@ -173,7 +174,9 @@ enum Compare {
           quiet: options.has("quiet"), console: console)
         runs.append((method.displayName, summary))
       } catch {
-        // One method's failure (divergence, a bad setting) says nothing about the others.
+        // One method's failure (divergence, a bad setting) says nothing about the others; a
+        // request to stop (Ctrl-C) ends the comparison.
+        interruption = error as? InterruptedError
         failures.append((method, folder, "\(error)"))
         if !options.has("quiet") {
           console.note("\(method.rawValue) failed (\(folder.path)): \(error)")
@@ -196,6 +199,13 @@ enum Compare {
       console.print("")
       console.print(ComparisonTable.markdown(runs))
       console.print("Results in \(output.path)")
+    }
+    if let interruption {
+      // The methods after the interrupted one did not run; the table lists those that did.
+      throw InterruptedError(
+        signal: interruption.signal,
+        location: "\(interruption.location) of \(failures.last!.method.rawValue); "
+          + "\(table.path) has the methods that finished")
     }
     guard failures.isEmpty else {
       let lines = failures.map { "  \($0.method.rawValue) (\($0.folder.path)): \($0.reason)" }

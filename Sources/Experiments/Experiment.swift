@@ -5,12 +5,15 @@ import Foundation
 public enum Experiment {
   /// Trains `recipe` with `configuration`, writing into `directory`.
   ///
+  /// - Parameter stopRequest: Asked before every training step; a signal number stops the run
+  ///   with `InterruptedError` (by default, `Interruption`'s).
   /// - Returns: the best validation epoch's scores.
-  /// - Throws: `ExperimentError` for bad settings, divergence or unwritable files, and
-  ///   BayesAgg-MTL's errors.
+  /// - Throws: `ExperimentError` for bad settings, divergence or unwritable files,
+  ///   `InterruptedError` when stopped, and BayesAgg-MTL's errors.
   public static func run(
     recipe: Recipe, configuration: TrainingConfiguration, directory: RunDirectory,
-    onEvent: (TrainingEvent) -> Void = { _ in }
+    onEvent: (TrainingEvent) -> Void = { _ in },
+    stopRequest: @escaping () -> Int32? = { Interruption.signal }
   ) throws -> RunSummary {
     // Results of an earlier run in the same folder would be mistaken for this one's, even if
     // this one stops at its settings.
@@ -21,7 +24,7 @@ public enum Experiment {
       try directory.writeJSON(configuration, to: "config.json")
       return try train(
         recipe: recipe, configuration: configuration, directory: directory,
-        onEvent: onEvent)
+        stopRequest: stopRequest, onEvent: onEvent)
     } catch {
       // Leave a marker, so that a folder without summary.json says why.
       try? directory.writeText("\(error)\n", to: "error.txt")
@@ -31,7 +34,7 @@ public enum Experiment {
 
   private static func train(
     recipe: Recipe, configuration: TrainingConfiguration, directory: RunDirectory,
-    onEvent: (TrainingEvent) -> Void
+    stopRequest: @escaping () -> Int32?, onEvent: (TrainingEvent) -> Void
   ) throws -> RunSummary {
     let started = Date()
     var records: [EpochRecord] = []
@@ -48,14 +51,16 @@ public enum Experiment {
     let summary: RunSummary
     switch configuration.method {
     case .stl:
-      let result = try SingleTaskLearning(recipe: recipe, configuration: configuration)
-        .run(onEvent: record)
+      var learning = SingleTaskLearning(recipe: recipe, configuration: configuration)
+      learning.stopRequest = stopRequest
+      let result = try learning.run(onEvent: record)
       summary = RunSummary(
         recipe: recipe.name, method: configuration.method.rawValue, bestEpoch: nil,
         validation: result.validation, test: result.test,
         seconds: Date().timeIntervalSince(started), bestEpochPerTask: result.bestEpochs)
     default:
       let trainer = try Trainer(recipe: recipe, configuration: configuration)
+      trainer.stopRequest = stopRequest
       let all = try trainer.run(onEvent: record)
       try directory.writeAtomically(
         SafeTensors.encode(

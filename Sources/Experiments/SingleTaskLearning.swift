@@ -5,6 +5,8 @@ import Aggregation
 public struct SingleTaskLearning {
   public let recipe: Recipe
   public let configuration: TrainingConfiguration
+  /// Asked before every step of every task's network (see `Trainer.stopRequest`).
+  public var stopRequest: () -> Int32? = { Interruption.signal }
 
   public init(recipe: Recipe, configuration: TrainingConfiguration) {
     self.recipe = recipe
@@ -26,6 +28,7 @@ public struct SingleTaskLearning {
       var taskConfiguration = configuration
       taskConfiguration.method = .ls
       let trainer = try Trainer(recipe: single, configuration: taskConfiguration)
+      trainer.stopRequest = stopRequest
       let taskRecords = try trainer.run { event in
         switch event {
         case .epochStarted(let epoch, let epochs, _, _):

@@ -35,6 +35,8 @@ public final class Trainer {
   private var generator: RandomGenerator
   private let optimizer: Adam
   private let schedule: MultiStepSchedule
+  /// Asked before every step; a signal number stops training with `InterruptedError`.
+  public var stopRequest: () -> Int32? = { Interruption.signal }
   private let bayesAgg: BayesAggMTL?
   private var weighting: (any LossWeighting)?
   private var aggregator: (any JacobianAggregator)?
@@ -133,6 +135,12 @@ public final class Trainer {
       var lossTotal = 0.0
       var taskLossTotals = [Double](repeating: 0, count: recipe.taskNames.count)
       for (step, rows) in batches.enumerated() {
+        if let signal = stopRequest() {
+          throw InterruptedError(
+            signal: signal,
+            location: "during epoch \(epoch + 1) of \(configuration.epochs), before step "
+              + "\(step + 1) of \(stepsPerEpoch)")
+        }
         let batch = recipe.train.rows(rows)
         let taskLosses = try trainStep(on: batch, mode: mode, gathering: &gathering)
         for k in taskLossTotals.indices { taskLossTotals[k] += taskLosses[k] }

@@ -37,4 +37,4 @@ func selectBLASSettingsAndReexecute() {
 
 selectBLASSettingsAndReexecute()
 keep_large_allocations_in_heap()
-exit(Tool.main(Array(CommandLine.arguments.dropFirst())))
+exit(Tool.main(Array(CommandLine.arguments.dropFirst()), stoppingOnSignals: true))

@@ -224,6 +224,35 @@ struct EndToEndTests {
     #expect(summary.test.tasks.allSatisfy { $0.loss.isFinite })
   }
 
+  @Test(
+    "a stop request ends the run between steps: error.txt says so, the finished epochs stay",
+    arguments: [Method.ls, .stl])
+  func interruption(method: Method) throws {
+    let recipe = try RecipeCatalog.load("digits-mtl", seed: 3)
+    var configuration = TrainingConfiguration(recipe: recipe, method: method, seed: 3)
+    configuration.epochs = 3
+    let folder = temporaryFolder("interrupted")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var finished = 0
+    #expect {
+      _ = try Experiment.run(
+        recipe: recipe, configuration: configuration, directory: try RunDirectory(folder),
+        onEvent: { if case .epochFinished = $0 { finished += 1 } },
+        stopRequest: { finished >= 1 ? SIGINT : nil })
+    } throws: { error in
+      guard let stopped = error as? InterruptedError else { return false }
+      return stopped.signal == SIGINT && stopped.exitCode == 130
+        && "\(stopped)".contains("interrupted by SIGINT during epoch 2 of 3, before step 1 of")
+    }
+    let files = RunFiles(folder: folder)
+    let marker = try String(
+      contentsOf: folder.appendingPathComponent("error.txt"), encoding: .utf8)
+    #expect(marker.contains("interrupted by SIGINT"))
+    #expect(try files.jsonLines("metrics.jsonl").count == 1)
+    #expect(
+      !FileManager.default.fileExists(atPath: folder.appendingPathComponent("summary.json").path))
+  }
+
   @Test("the same seed gives the same numbers")
   func determinism() throws {
     func run() throws -> RunSummary {
