@@ -34,8 +34,8 @@ public struct ParsedOptions: Equatable {
   ///
   /// Accepts `--name value` and `--name=value`; a repeated option keeps its last value.
   ///
-  /// - Throws: `UsageError` for an unknown option, a missing value, a flag given a value or a
-  ///   stray positional argument.
+  /// - Throws: `UsageError` for an unknown option, a missing or empty `--name=` value, a flag
+  ///   given a value or a stray positional argument.
   public init(_ arguments: [String], specs: [OptionSpec], command: String) throws {
     var index = 0
     while index < arguments.count {
@@ -64,6 +64,10 @@ public struct ParsedOptions: Equatable {
         continue
       }
       if let inlineValue {
+        // `--epochs=` is an option whose value was forgotten, not an empty value.
+        guard !inlineValue.isEmpty else {
+          throw UsageError("--\(name) needs a value (\(spec.valueName!))")
+        }
         values[name] = inlineValue
       } else {
         guard index < arguments.count, !arguments[index].hasPrefix("--") else {

@@ -70,6 +70,12 @@ struct CommandLineTests {
         arguments: ["train", "--recipe", "penguins", "--lr"],
         expected: "--lr needs a value", code: 64),
       UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--epochs="],
+        expected: "--epochs needs a value (N)", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe=", "penguins"],
+        expected: "--recipe needs a value (NAME)", code: 64),
+      UsageCase(
         arguments: ["train", "--recipe", "penguins", "--gamma", "nan"],
         expected: "--gamma expects a number", code: 64),
       UsageCase(
