@@ -89,7 +89,8 @@ public struct ParsedOptions: Equatable {
   public func integer(_ name: String) throws -> Int? {
     guard let text = values[name] else { return nil }
     guard let value = Int(text) else {
-      throw UsageError("--\(name) expects a whole number, got '\(text)'")
+      throw outOfRange(name, text, as: Int.self)
+        ?? UsageError("--\(name) expects a whole number, got '\(text)'")
     }
     return value
   }
@@ -98,7 +99,8 @@ public struct ParsedOptions: Equatable {
   public func unsigned(_ name: String) throws -> UInt64? {
     guard let text = values[name] else { return nil }
     guard let value = UInt64(text) else {
-      throw UsageError("--\(name) expects a non-negative whole number, got '\(text)'")
+      throw outOfRange(name, text, as: UInt64.self)
+        ?? UsageError("--\(name) expects a non-negative whole number, got '\(text)'")
     }
     return value
   }
@@ -115,13 +117,39 @@ public struct ParsedOptions: Equatable {
   /// The value of `name` as a comma-separated list of whole numbers.
   public func integers(_ name: String) throws -> [Int]? {
     guard let text = values[name] else { return nil }
-    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
-    let numbers = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
+    let numbers = parts.compactMap { Int($0) }
     guard !parts.isEmpty, numbers.count == parts.count else {
+      if let error = parts.lazy.compactMap({ outOfRange(name, $0, as: Int.self) }).first {
+        throw error
+      }
       throw UsageError("--\(name) expects whole numbers separated by commas, got '\(text)'")
     }
     return numbers
   }
+}
+
+/// The error for `text`, a whole number written in decimal, that `T` cannot hold; `nil` if
+/// `T` holds it, if `text` is no whole number, or if it is a negative one for an unsigned `T`.
+///
+/// Without it, `--samples 99999999999999999999` would be said not to be a whole number.
+func outOfRange<T: FixedWidthInteger>(_ name: String, _ text: String, as type: T.Type)
+  -> UsageError?
+{
+  guard T(text) == nil else { return nil }
+  let negative = text.hasPrefix("-")
+  let digits = negative || text.hasPrefix("+") ? text.dropFirst() : Substring(text)
+  guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+  let bits = T.bitWidth
+  if negative {
+    guard T.isSigned else { return nil }
+    return UsageError(
+      "--\(name) \(text) is too small for a \(bits)-bit whole number (at least \(T.min))")
+  }
+  return UsageError(
+    "--\(name) \(text) is too large for a \(bits)-bit whole number (at most \(T.max))")
 }
 
 /// The number of single-character edits between two strings, for "did you mean" hints.

@@ -88,9 +88,16 @@ enum TrainingOptions {
   static func milestones(_ text: String) throws -> [Int] {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     if trimmed.lowercased() == "none" { return [] }
-    let parts = trimmed.split(separator: ",", omittingEmptySubsequences: false)
-    let values = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
+    let values = parts.map { Int($0) }
     guard !parts.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+      if let error = parts.lazy.compactMap({ outOfRange("lr-milestones", $0, as: Int.self) })
+        .first
+      {
+        throw error
+      }
       throw UsageError(
         "--lr-milestones expects epochs ≥ 0 separated by commas (e.g. 30,40) or none, got "
           + "'\(text)'")

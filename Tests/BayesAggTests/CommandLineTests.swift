@@ -64,6 +64,27 @@ struct CommandLineTests {
         arguments: ["train", "--recipe", "penguins", "--epochs", "two"],
         expected: "--epochs expects a whole number, got 'two'", code: 64),
       UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--samples", "99999999999999999999"],
+        expected: "--samples 99999999999999999999 is too large for a 64-bit whole number "
+          + "(at most 9223372036854775807)", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--batch-size", "-99999999999999999999"],
+        expected: "--batch-size -99999999999999999999 is too small for a 64-bit whole number "
+          + "(at least -9223372036854775808)", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--seed", "18446744073709551616"],
+        expected: "--seed 18446744073709551616 is too large for a 64-bit whole number "
+          + "(at most 18446744073709551615)", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--seed", "-1"],
+        expected: "--seed expects a non-negative whole number, got '-1'", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--hidden", "64, 99999999999999999999"],
+        expected: "--hidden 99999999999999999999 is too large", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr-milestones", "3,99999999999999999999"],
+        expected: "--lr-milestones 99999999999999999999 is too large", code: 64),
+      UsageCase(
         arguments: ["train", "--recipe", "penguins", "--epochs", "0"],
         expected: "--epochs must be between 1 and 1000000 (got 0)", code: 64),
       UsageCase(
@@ -203,6 +224,9 @@ struct CommandLineTests {
       UsageCase(
         arguments: ["bench", "--steps", "9223372036854775807"],
         expected: "--steps must be between 1 and 1000 (got 9223372036854775807)", code: 64),
+      UsageCase(
+        arguments: ["bench", "--warmup", "99999999999999999999"],
+        expected: "--warmup 99999999999999999999 is too large", code: 64),
       UsageCase(
         arguments: ["bench", "--case", "cnn", "--samples", "0"],
         expected: "--samples must be at least 1 (got 0)", code: 64),
