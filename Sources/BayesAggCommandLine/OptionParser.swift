@@ -114,6 +114,21 @@ public struct ParsedOptions: Equatable {
     return value
   }
 
+  /// The value of `name` as a finite real number that a 32-bit float holds (a setting the
+  /// trainer keeps as `Float`: the learning rate, the weight decay).
+  public func float(_ name: String) throws -> Float? {
+    guard let text = values[name], let value = try real(name) else { return nil }
+    guard Float(value).isFinite else {
+      throw UsageError(
+        "--\(name) \(text) is too large for a 32-bit float (magnitude at most "
+          + "\(Float.greatestFiniteMagnitude))")
+    }
+    guard value == 0 || Float(value) != 0 else {
+      throw UsageError("--\(name) \(text) is too small for a 32-bit float: it rounds to 0")
+    }
+    return Float(value)
+  }
+
   /// The value of `name` as a comma-separated list of whole numbers.
   public func integers(_ name: String) throws -> [Int]? {
     guard let text = values[name] else { return nil }

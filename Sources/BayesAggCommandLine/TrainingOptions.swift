@@ -120,8 +120,8 @@ enum TrainingOptions {
       c.learningRateMilestones = try milestones(text)
     }
     c.batchSize = try options.integer("batch-size") ?? c.batchSize
-    c.learningRate = Float(try options.real("lr") ?? Double(c.learningRate))
-    c.weightDecay = Float(try options.real("weight-decay") ?? Double(c.weightDecay))
+    c.learningRate = try options.float("lr") ?? c.learningRate
+    c.weightDecay = try options.float("weight-decay") ?? c.weightDecay
     c.lsEpochs = try options.integer("ls-epochs") ?? c.lsEpochs
     c.gamma = try options.real("gamma") ?? c.gamma
     if let alpha = try options.real("alpha") {

@@ -97,6 +97,19 @@ struct CommandLineTests {
         arguments: ["train", "--recipe=", "penguins"],
         expected: "--recipe needs a value (NAME)", code: 64),
       UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr", "1e40"],
+        expected: "--lr 1e40 is too large for a 32-bit float (magnitude at most 3.4028235e+38)",
+        code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--weight-decay", "-1e39"],
+        expected: "--weight-decay -1e39 is too large for a 32-bit float", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr", "1e-50"],
+        expected: "--lr 1e-50 is too small for a 32-bit float: it rounds to 0", code: 64),
+      UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--lr", "0"],
+        expected: "--lr must be a positive number (got 0.0)", code: 64),
+      UsageCase(
         arguments: ["train", "--recipe", "penguins", "--gamma", "nan"],
         expected: "--gamma expects a number", code: 64),
       UsageCase(
