@@ -102,7 +102,7 @@ enum Bench {
         "--methods: stl trains one network per task; bench times multi-task steps")
     }
     var seen = Set<Method>()
-    return try names.map(TrainingOptions.method).filter {
+    return try names.map { try TrainingOptions.method($0, inList: true) }.filter {
       $0 != .stl && seen.insert($0).inserted
     }
   }

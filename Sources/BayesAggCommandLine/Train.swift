@@ -145,7 +145,7 @@ enum Compare {
     guard !names.contains("") else {
       throw UsageError("--methods has an empty entry; list methods separated by single commas")
     }
-    let methods = try names.map(TrainingOptions.method)
+    let methods = try names.map { try TrainingOptions.method($0, inList: true) }
     if let twice = methods.first(where: { m in methods.filter { $0 == m }.count > 1 }) {
       throw UsageError("--methods lists \(twice.rawValue) twice")
     }

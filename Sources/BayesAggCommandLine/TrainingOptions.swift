@@ -68,7 +68,8 @@ enum TrainingOptions {
     }
     guard RecipeCatalog.names.contains(name) else {
       throw UsageError(
-        "unknown recipe '\(name)'; choose one of: " + RecipeCatalog.names.joined(separator: ", "))
+        "unknown --recipe '\(name)'; choose one of: "
+          + RecipeCatalog.names.joined(separator: ", "))
     }
     for option in ["fashion-dir", "data-dir"] {
       guard let path = options.string(option) else { continue }
@@ -158,7 +159,7 @@ enum TrainingOptions {
     if let name = options.string("backbone") {
       guard let kind = BackboneKind(rawValue: name) else {
         throw UsageError(
-          "unknown backbone '\(name)'; choose one of: "
+          "unknown --backbone '\(name)'; choose one of: "
             + BackboneKind.allCases.map(\.rawValue).joined(separator: ", "))
       }
       c.backbone = kind
@@ -212,13 +213,15 @@ enum TrainingOptions {
     return names
   }
 
-  /// The method named `name` (any case; the table's names too, e.g. `BayesAgg-MTL`).
-  static func method(_ name: String) throws -> Method {
+  /// The method named `name` (any case; the table's names too, e.g. `BayesAgg-MTL`), given by
+  /// `--method` or, `inList`, as an entry of `--methods`.
+  static func method(_ name: String, inList: Bool = false) throws -> Method {
     let key = name.trimmingCharacters(in: .whitespaces).lowercased()
     let byTableName = Method.allCases.first { $0.displayName.lowercased() == key }
     guard let method = Method(rawValue: key) ?? byTableName else {
       throw UsageError(
-        "unknown method '\(name)'; choose one of: "
+        "unknown " + (inList ? "method '\(name)' in --methods" : "--method '\(name)'")
+          + "; choose one of: "
           + Method.allCases.map(\.rawValue).joined(separator: ", "))
     }
     return method

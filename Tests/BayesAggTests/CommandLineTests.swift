@@ -55,11 +55,15 @@ struct CommandLineTests {
     arguments: [
       UsageCase(arguments: ["fly"], expected: "unknown command 'fly'", code: 64),
       UsageCase(
-        arguments: ["train", "--recipe", "cifar"], expected: "unknown recipe 'cifar'",
+        arguments: ["train", "--recipe", "cifar"],
+        expected: "unknown --recipe 'cifar'; choose one of: fashion-mtl, penguins, digits-mtl",
         code: 64),
       UsageCase(
         arguments: ["train", "--recipe", "penguins", "--method", "magic"],
-        expected: "unknown method 'magic'", code: 64),
+        expected: "unknown --method 'magic'; choose one of: ls, si, rlw,", code: 64),
+      UsageCase(
+        arguments: ["compare", "--recipe", "penguins", "--methods", "ls,magic"],
+        expected: "unknown method 'magic' in --methods; choose one of: ls, si, rlw,", code: 64),
       UsageCase(
         arguments: ["train", "--recipe", "penguins", "--epochs", "two"],
         expected: "--epochs expects a whole number, got 'two'", code: 64),
@@ -212,7 +216,11 @@ struct CommandLineTests {
     arguments: [
       UsageCase(
         arguments: ["bench", "--case", "fashion", "--backbone", "resnet99"],
-        expected: "unknown backbone 'resnet99'", code: 64),
+        expected: "unknown --backbone 'resnet99'; choose one of: mlp, cnn, resnet18, resnet34",
+        code: 64),
+      UsageCase(
+        arguments: ["bench", "--case", "cnn", "--methods", "mgda,magic"],
+        expected: "unknown method 'magic' in --methods", code: 64),
       UsageCase(
         arguments: ["bench", "--case", "fashion", "--fashion-dir", "/nonexistent"],
         expected: "--fashion-dir /nonexistent: no such folder", code: 1),
