@@ -60,15 +60,16 @@ enum TrainingOptions {
         + "sources, or $BAYESAGG_DATA)"),
   ]
 
-  /// The recipe named by `--recipe`, loaded.
+  /// The recipe named by `--recipe` (any case), loaded.
   static func loadRecipe(_ options: ParsedOptions, default name: String? = nil) throws -> Recipe {
-    guard let name = options.string("recipe") ?? name else {
+    guard let given = options.string("recipe") ?? name else {
       throw UsageError(
         "--recipe is required; choose one of: " + RecipeCatalog.names.joined(separator: ", "))
     }
+    let name = given.lowercased()
     guard RecipeCatalog.names.contains(name) else {
       throw UsageError(
-        "unknown --recipe '\(name)'; choose one of: "
+        "unknown --recipe '\(given)'; choose one of: "
           + RecipeCatalog.names.joined(separator: ", "))
     }
     for option in ["fashion-dir", "data-dir"] {
@@ -133,7 +134,7 @@ enum TrainingOptions {
     c.regressionPower = try options.real("alpha-regression") ?? c.regressionPower
     c.classificationPower = try options.real("alpha-classification") ?? c.classificationPower
     c.samples = try options.integer("samples") ?? c.samples
-    c.moments = options.string("moments") ?? c.moments
+    c.moments = options.string("moments")?.lowercased() ?? c.moments
     c.hiddenSizes = try options.integers("hidden") ?? c.hiddenSizes
     c.fashionDirectory = options.string("fashion-dir")
     c.dataDirectory = options.string("data-dir")
@@ -157,7 +158,7 @@ enum TrainingOptions {
       options.string("aligned-mtl-scale")?.lowercased() ?? settings.alignedScale
     c.methodSettings = settings
     if let name = options.string("backbone") {
-      guard let kind = BackboneKind(rawValue: name) else {
+      guard let kind = BackboneKind(rawValue: name.lowercased()) else {
         throw UsageError(
           "unknown --backbone '\(name)'; choose one of: "
             + BackboneKind.allCases.map(\.rawValue).joined(separator: ", "))

@@ -396,6 +396,28 @@ struct CommandLineTests {
     #expect(try resolved([]) == [1, 1])
   }
 
+  @Test("recipe, backbone, moments and bench case names are accepted in any case")
+  func namesInAnyCase() throws {
+    let options = try ParsedOptions(
+      ["--recipe", "PENGUINS", "--backbone", "MLP", "--moments", "Quadrature"],
+      specs: TrainingOptions.specs, command: "train")
+    let recipe = try TrainingOptions.loadRecipe(options)
+    #expect(recipe.name == "penguins")
+    let configuration = try TrainingOptions.configuration(
+      options, recipe: recipe, method: .bayesagg)
+    #expect(configuration.backbone == .mlp)
+    #expect(configuration.moments == "quadrature")
+    let bench = try ParsedOptions(["--case", "CNN,Fashion"], specs: Bench.specs, command: "bench")
+    #expect(try Bench.cases(bench) == ["cnn", "fashion"])
+    // Errors still list the canonical names.
+    let result = runTool(["train", "--recipe", "Penguins", "--backbone", "ResNet99"])
+    #expect(result.code == 64)
+    #expect(
+      result.error.contains(
+        "unknown --backbone 'ResNet99'; choose one of: mlp, cnn, resnet18, resnet34"),
+      "\(result.error)")
+  }
+
   @Test("option parsing accepts --name=value and keeps the last repeat")
   func parsing() throws {
     let specs = [OptionSpec("epochs", "N", ""), OptionSpec("quiet", nil, "")]
