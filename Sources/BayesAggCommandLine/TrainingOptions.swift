@@ -136,8 +136,8 @@ enum TrainingOptions {
     c.samples = try options.integer("samples") ?? c.samples
     c.moments = options.string("moments")?.lowercased() ?? c.moments
     c.hiddenSizes = try options.integers("hidden") ?? c.hiddenSizes
-    c.fashionDirectory = options.string("fashion-dir")
-    c.dataDirectory = options.string("data-dir")
+    c.fashionDirectory = recipe.sources.fashionMNIST?.standardizedFileURL.path
+    c.dataDirectory = recipe.sources.repositoryData?.standardizedFileURL.path
     var settings = c.methodSettings
     if let name = options.string("jacobian-space") {
       guard let space = JacobianSpace(rawValue: name.lowercased()) else {

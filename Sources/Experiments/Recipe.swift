@@ -42,6 +42,9 @@ public struct Recipe: Sendable {
   public var hiddenSizes: [Int]
   public var activation: Activation
   public var defaults: RecipeDefaults
+  /// The folder the recipe's files were read from, defaults resolved: the Fashion-MNIST folder
+  /// or the repository's `Data` folder, whichever it reads; neither for generated data.
+  public var sources = DataSources()
 
   /// Every task's name, in the order of the groups.
   public var taskNames: [String] { groups.flatMap(\.taskNames) }

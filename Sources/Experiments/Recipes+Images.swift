@@ -10,8 +10,8 @@ extension RecipeCatalog {
   static func fashionMTL(sources: DataSources, using generator: inout RandomGenerator) throws
     -> Recipe
   {
-    let (trainImages, testImages) = try FashionMNIST.load(
-      directory: sources.fashionMNIST ?? FashionMNIST.defaultDirectory)
+    let directory = sources.fashionMNIST ?? FashionMNIST.defaultDirectory
+    let (trainImages, testImages) = try FashionMNIST.load(directory: directory)
     let split = splitIndices(
       count: trainImages.count, validationFraction: 0.1, using: &generator)
     let names = FashionMNIST.classNames.map {
@@ -19,7 +19,7 @@ extension RecipeCatalog {
         + $0.lowercased().replacingOccurrences(of: "/", with: "-").replacingOccurrences(
           of: " ", with: "-")
     }
-    return imageRecipe(
+    var recipe = imageRecipe(
       name: "fashion-mtl", trainPool: trainImages, trainRows: split.train,
       validationRows: split.validation, test: testImages, pixelScale: 1 / 255, taskNames: names,
       backbone: .cnn, hiddenSizes: [512, 160],
@@ -28,6 +28,8 @@ extension RecipeCatalog {
         gamma: 0.0005, regressionPower: 0.0005, classificationPower: 0.0005,
         headMaxGradientNorm: 50, sharedMaxGradientNorm: nil, fullScheduleEpochs: 50,
         learningRateMilestones: []))
+    recipe.sources = DataSources(fashionMNIST: directory)
+    return recipe
   }
 
   /// scikit-learn's digits, ten one-vs-rest binary tasks: rows 0..<1500 train (a seeded 10%
@@ -43,7 +45,7 @@ extension RecipeCatalog {
     let pool = images.subset(Array(0..<trainCount))
     let test = images.subset(Array(trainCount..<images.count))
     let split = splitIndices(count: pool.count, validationFraction: 0.1, using: &generator)
-    return imageRecipe(
+    var recipe = imageRecipe(
       name: "digits-mtl", trainPool: pool, trainRows: split.train,
       validationRows: split.validation, test: test,
       pixelScale: 1 / Float(Digits.maximumPixelValue),
@@ -52,6 +54,8 @@ extension RecipeCatalog {
         epochs: 10, batchSize: 64, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 2,
         gamma: 0.0005, regressionPower: 0.0005, classificationPower: 0.0005,
         headMaxGradientNorm: 50, sharedMaxGradientNorm: nil, fullScheduleEpochs: 50))
+    recipe.sources = DataSources(repositoryData: directory.deletingLastPathComponent())
+    return recipe
   }
 
   /// Flattens images into standardised rows and builds one binary group of one-vs-rest tasks.

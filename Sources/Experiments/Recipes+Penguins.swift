@@ -101,6 +101,7 @@ extension RecipeCatalog {
       defaults: RecipeDefaults(
         epochs: 60, batchSize: 32, learningRate: 1e-3, weightDecay: 1e-4, lsEpochs: 10,
         gamma: 0.005, regressionPower: 0.3, classificationPower: 0.1, headMaxGradientNorm: 10,
-        sharedMaxGradientNorm: 5, fullScheduleEpochs: 100))
+        sharedMaxGradientNorm: 5, fullScheduleEpochs: 100),
+      sources: DataSources(repositoryData: directory.deletingLastPathComponent()))
   }
 }

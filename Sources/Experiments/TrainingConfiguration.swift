@@ -32,8 +32,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
   public var hiddenSizes: [Int]
   /// Gauss–Hermite nodes for `quadrature` moments.
   public var quadratureNodes: Int = 200
-  /// Where the data were read from: the Fashion-MNIST folder and the repository's Data folder
-  /// (`nil` for the defaults).
+  /// Where the data were read from, default folders resolved: the Fashion-MNIST folder and the
+  /// repository's Data folder (`nil` for the one the recipe does not read).
   public var fashionDirectory: String?
   public var dataDirectory: String?
   /// The comparison methods' hyper-parameters.

@@ -1,3 +1,4 @@
+import Datasets
 import Experiments
 import Foundation
 import Testing
@@ -416,6 +417,28 @@ struct CommandLineTests {
       result.error.contains(
         "unknown --backbone 'ResNet99'; choose one of: mlp, cnn, resnet18, resnet34"),
       "\(result.error)")
+  }
+
+  @Test("config.json records the data folder the recipe read, the default one resolved")
+  func recordedDataFolders() throws {
+    func configuration(_ arguments: [String]) throws -> TrainingConfiguration {
+      let options = try ParsedOptions(arguments, specs: TrainingOptions.specs, command: "train")
+      let recipe = try TrainingOptions.loadRecipe(options)
+      return try TrainingOptions.configuration(options, recipe: recipe, method: .ls)
+    }
+    let penguins = try configuration(["--recipe", "penguins"])
+    #expect(penguins.dataDirectory == (try DataLocation.repositoryData).path)
+    #expect(penguins.fashionDirectory == nil)
+    let fashion = try configuration(["--recipe", "fashion-mtl"])
+    #expect(fashion.fashionDirectory == FashionMNIST.defaultDirectory.path)
+    #expect(fashion.dataDirectory == nil)
+    // A --data-dir with .. and a trailing slash is recorded as the folder it names.
+    let data = try DataLocation.repositoryData
+    let roundabout = try configuration([
+      "--recipe", "digits-mtl", "--data-dir",
+      data.path + "/../" + data.lastPathComponent + "/",
+    ])
+    #expect(roundabout.dataDirectory == data.standardizedFileURL.path)
   }
 
   @Test("option parsing accepts --name=value and keeps the last repeat")
