@@ -78,6 +78,19 @@ public enum MomentMethod: Sendable, Equatable {
   case quadrature
 }
 
+extension MomentMethod {
+  /// Whether a group of `kind` computes its moments from `samples` posterior draws: every
+  /// classification group under `.monteCarlo`; under `.quadrature` only groups of more than two
+  /// classes (`BayesAggMTL.gradientMoments`).
+  public func drawsSamples(for kind: TaskGroupKind) -> Bool {
+    switch kind {
+    case .regression: false
+    case .binary: self == .monteCarlo
+    case .multiclass(let classes): self == .monteCarlo || classes > 2
+    }
+  }
+}
+
 /// The hyper-parameters of BayesAgg-MTL.
 public struct BayesAggConfiguration: Sendable, Equatable {
   /// The prior variance γ of every head parameter: prior `N(0, γI)`.

@@ -29,7 +29,7 @@ enum Train {
     let method = try TrainingOptions.method(options.string("method") ?? "bayesagg")
     let recipe = try TrainingOptions.loadRecipe(options)
     let configuration = try TrainingOptions.configuration(options, recipe: recipe, method: method)
-    for note in TrainingOptions.unusedOptionNotes(options, methods: [method]) {
+    for note in TrainingOptions.unusedOptionNotes(options, methods: [method], recipe: recipe) {
       console.note(note)
     }
     let output = URL(
@@ -150,7 +150,7 @@ enum Compare {
       throw UsageError("--methods lists \(twice.rawValue) twice")
     }
     let recipe = try TrainingOptions.loadRecipe(options)
-    for note in TrainingOptions.unusedOptionNotes(options, methods: methods) {
+    for note in TrainingOptions.unusedOptionNotes(options, methods: methods, recipe: recipe) {
       console.note(note)
     }
     let configurations = try methods.map {

@@ -1,3 +1,4 @@
+import Aggregation
 import Experiments
 import Foundation
 
@@ -191,13 +192,34 @@ enum TrainingOptions {
   ]
 
   /// A note for each given option that none of `methods` reads, so that a typo in the method
-  /// list does not pass unnoticed.
-  static func unusedOptionNotes(_ options: ParsedOptions, methods: [Method]) -> [String] {
-    methodOptions.compactMap { option, readBy in
+  /// list does not pass unnoticed, and for each that `recipe` gives no use: a data folder it
+  /// does not read, or `--samples` when none of its heads draws samples.
+  static func unusedOptionNotes(_ options: ParsedOptions, methods: [Method], recipe: Recipe)
+    -> [String]
+  {
+    var notes: [String] = methodOptions.compactMap { option, readBy in
       guard options.string(option) != nil, !methods.contains(where: readBy) else { return nil }
       let names = methods.map(\.rawValue).joined(separator: ", ")
       return "note: --\(option) has no effect on \(names)"
     }
+    let folders = [
+      ("fashion-dir", recipe.sources.fashionMNIST), ("data-dir", recipe.sources.repositoryData),
+    ]
+    for (option, folder) in folders where options.string(option) != nil && folder == nil {
+      notes.append("note: --\(option) has no effect on \(recipe.name)")
+    }
+    let moments: MomentMethod =
+      options.string("moments")?.lowercased() == "quadrature" ? .quadrature : .monteCarlo
+    if options.string("samples") != nil, methods.contains(.bayesagg),
+      !recipe.groups.contains(where: { moments.drawsSamples(for: $0.kind) })
+    {
+      notes.append(
+        "note: --samples has no effect on \(recipe.name): "
+          + (moments == .quadrature
+            ? "--moments quadrature covers all its heads (binary or two-class)"
+            : "it has no classification heads"))
+    }
+    return notes
   }
 
   /// The names in a `--methods` list: comma-separated, spaces ignored, `all` for every method.

@@ -1,3 +1,4 @@
+import Aggregation
 import Datasets
 import Experiments
 import Foundation
@@ -359,6 +360,53 @@ struct CommandLineTests {
     #expect(result.code == 0, "\(result.error)")
     #expect(result.error.contains("note: --famo-lr has no effect on ls, cagrad"))
     #expect(!result.error.contains("--cagrad-c has no effect"))
+  }
+
+  @Test("a data folder the recipe does not read gets a note")
+  func unusedFolderNote() {
+    let folder = temporaryFolder("unused-folder")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = runTool([
+      "train", "--recipe", "penguins", "--method", "ls", "--epochs", "1", "--quiet",
+      "--fashion-dir", folder.path, "--output", folder.appendingPathComponent("run").path,
+    ])
+    #expect(result.code == 0, "\(result.error)")
+    #expect(result.error.contains("note: --fashion-dir has no effect on penguins"))
+    #expect(!result.error.contains("--data-dir"))
+  }
+
+  @Test("--samples gets a note when no head of the recipe draws samples")
+  func unusedSamplesNote() throws {
+    func notes(_ kinds: [TaskGroupKind], _ arguments: [String], methods: [Method] = [.bayesagg])
+      throws -> [String]
+    {
+      let recipe = RecipeCatalog.synthetic(
+        name: "heads", inputShape: [4],
+        groups: kinds.map { TaskGroupDescription(kind: $0, taskNames: ["t"]) }, count: 8,
+        backbone: .mlp, batchSize: 4, seed: 1)
+      let options = try ParsedOptions(arguments, specs: TrainingOptions.specs, command: "train")
+      return TrainingOptions.unusedOptionNotes(options, methods: methods, recipe: recipe)
+    }
+    let quadrature = ["--samples", "64", "--moments", "Quadrature"]
+    let twoClass: [TaskGroupKind] = [.binary(outputs: 1), .multiclass(classes: 2)]
+    #expect(
+      try notes(twoClass, quadrature) == [
+        "note: --samples has no effect on heads: --moments quadrature covers all its heads "
+          + "(binary or two-class)"
+      ])
+    // Quadrature leaves groups of more than two classes to Monte Carlo.
+    #expect(try notes(twoClass + [.multiclass(classes: 3)], quadrature).isEmpty)
+    #expect(try notes(twoClass, ["--samples", "64"]).isEmpty)
+    #expect(try notes(twoClass, ["--moments", "quadrature"]).isEmpty)
+    #expect(
+      try notes([.regression(outputs: 1)], ["--samples", "64"]) == [
+        "note: --samples has no effect on heads: it has no classification heads"
+      ])
+    // Without BayesAgg-MTL, the method note says it.
+    #expect(
+      try notes(twoClass, quadrature, methods: [.ls]) == [
+        "note: --samples has no effect on ls", "note: --moments has no effect on ls",
+      ])
   }
 
   @Test("recipes and methods list every entry")
