@@ -100,7 +100,11 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     try require(
       classificationPower >= 0 && classificationPower.isFinite,
       "--alpha-classification must be ≥ 0 (got \(classificationPower))")
-    try require(samples >= 1, "--samples must be at least 1 (got \(samples))")
+    // A bound keeps the sizes of the sample buffers (draws × parameters, batch × draws) from
+    // overflowing: --samples 9223372036854775807 trapped. 2^20 is 1024 times the seed's 1024.
+    try require(
+      samples >= 1 && samples <= 1 << 20,
+      "--samples must be between 1 and \(1 << 20) (got \(samples))")
     try require(
       ["monte-carlo", "quadrature"].contains(moments),
       "--moments must be monte-carlo or quadrature (got \(moments))")

@@ -74,6 +74,9 @@ struct CommandLineTests {
         expected: "--samples 99999999999999999999 is too large for a 64-bit whole number "
           + "(at most 9223372036854775807)", code: 64),
       UsageCase(
+        arguments: ["train", "--recipe", "penguins", "--samples", "9223372036854775807"],
+        expected: "--samples must be between 1 and 1048576 (got 9223372036854775807)", code: 64),
+      UsageCase(
         arguments: ["train", "--recipe", "penguins", "--batch-size", "-99999999999999999999"],
         expected: "--batch-size -99999999999999999999 is too small for a 64-bit whole number "
           + "(at least -9223372036854775808)", code: 64),
@@ -252,7 +255,7 @@ struct CommandLineTests {
         expected: "--warmup 99999999999999999999 is too large", code: 64),
       UsageCase(
         arguments: ["bench", "--case", "cnn", "--samples", "0"],
-        expected: "--samples must be at least 1 (got 0)", code: 64),
+        expected: "--samples must be between 1 and 1048576 (got 0)", code: 64),
     ])
   func benchChecksFirst(_ testCase: UsageCase) {
     let result = runTool(testCase.arguments)
