@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "FastExp.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -19,12 +20,8 @@ static inline float fast_exp(float x) {
   float power;
   memcpy(&power, &bits, sizeof power);
   float r = x - n * 0.693359375f + n * 2.1219444e-4f;
-  float p = 1.98756915e-4f;
-  p = p * r + 1.39819995e-3f;
-  p = p * r + 8.3334519e-3f;
-  p = p * r + 4.16657959e-2f;
-  p = p * r + 1.66666655e-1f;
-  p = p * r + 5.00000012e-1f;
+  float p = FAST_EXP_LEADING;
+  FAST_EXP_POLYNOMIAL(p, r);
   return (p * r * r + r + 1.0f) * power;
 }
 

@@ -39,8 +39,9 @@ public enum BLASThreads {
   /// How many callers hold the count at one, and the count to restore.
   private static let state = Mutex<(holders: Int, restore: Int32)>((0, 1))
 
-  /// `body()` with OpenBLAS on one thread.
-  public static func holdingOne<Result>(_ body: () -> Result) -> Result {
+  /// `body()` with OpenBLAS on one thread; what `body` throws is thrown after the count is
+  /// put back.
+  public static func holdingOne<Result>(_ body: () throws -> Result) rethrows -> Result {
     state.withLock { state in
       if state.holders == 0 {
         state.restore = openblas_get_num_threads()
@@ -54,6 +55,6 @@ public enum BLASThreads {
         if state.holders == 0 { openblas_set_num_threads(state.restore) }
       }
     }
-    return body()
+    return try body()
   }
 }

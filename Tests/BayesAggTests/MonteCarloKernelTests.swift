@@ -192,9 +192,13 @@ struct MonteCarloKernelTests {
   func deterministic() throws {
     let problem = ClassificationProblem(
       groups: [.binary(outputs: 5), .multiclass(classes: 3)], batch: 9, d: 6, seed: 33)
-    let (first, _) = try problem.run(.monteCarlo, seed: 1)
-    let (again, _) = try problem.run(.monteCarlo, seed: 1)
-    let (other, _) = try problem.run(.monteCarlo, seed: 2)
+    // One BLAS thread throughout, whatever other tests do meanwhile (see `seededMonteCarlo`).
+    let (first, again, other) = try BLASThreads.holdingOne {
+      (
+        try problem.run(.monteCarlo, seed: 1).0, try problem.run(.monteCarlo, seed: 1).0,
+        try problem.run(.monteCarlo, seed: 2).0
+      )
+    }
     #expect(first == again)
     #expect(first != other)
   }
@@ -251,6 +255,118 @@ struct MonteCarloCKernelTests {
     bayesagg_binary_residuals(&sorted, &squares, sorted.count, 0)
     #expect(sorted.allSatisfy { $0 >= 0 && $0 <= 1 })
     #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0 <= $1 })
+  }
+
+  @Test(
+    "tiled logit residuals match Double sums, 0 for NaN targets, at remainder shapes",
+    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+  func tiledLogitResiduals() {
+    var generator = RandomGenerator(seed: 43)
+    // (samples, width, batch): full tiles, a sample remainder, a one-wide head, padding.
+    for (samples, width, batch) in [(16, 161, 64), (13, 21, 37), (3, 1, 5), (8, 40, 32)] {
+      let stride = (batch + 31) / 32 * 32
+      let weights = (0..<(samples * width)).map { _ in Float(generator.nextNormal()) }
+      let hb = (0..<(batch * width)).map { _ in Float(generator.nextNormal() * 0.3) }
+      var features = [Float](repeating: 0, count: width * stride)
+      for b in 0..<batch {
+        for k in 0..<width { features[k * stride + b] = hb[b * width + k] }
+      }
+      let targets = (0..<stride).map { b -> Float in
+        b >= batch || b % 5 == 2 ? .nan : Float(b % 2)
+      }
+      var residuals = [Float](repeating: .infinity, count: samples * stride)
+      var squares = residuals
+      bayesagg_binary_logit_residuals(
+        weights, width, samples, width, features, stride, targets, &residuals, &squares)
+      for s in 0..<samples {
+        for b in 0..<stride {
+          let (r, q) = (residuals[s * stride + b], squares[s * stride + b])
+          #expect(q.bitPattern == (r * r).bitPattern)
+          guard !targets[b].isNaN else {
+            #expect(r == 0, "sample \(s), datum \(b): a missing label gives 0")
+            continue
+          }
+          var logit = 0.0
+          for k in 0..<width {
+            logit += Double(weights[s * width + k]) * Double(hb[b * width + k])
+          }
+          let expected = 1 / (1 + exp(-logit)) - Double(targets[b])
+          #expect(abs(Double(r) - expected) <= 1e-5, "sample \(s), datum \(b)")
+        }
+      }
+    }
+  }
+
+  @Test(
+    "tiled gradient sums match Double sums and write only the rows and columns asked for",
+    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+  func tiledGradientMoments() {
+    var generator = RandomGenerator(seed: 44)
+    // (batch, d, samples): full tiles, row and column remainders, one of each.
+    for (batch, d, samples) in [(16, 32, 64), (37, 21, 13), (1, 1, 1), (9, 17, 100)] {
+      let stride = (batch + 31) / 32 * 32
+      let width = d + 1
+      let residuals = (0..<(samples * stride)).map { _ in Float(generator.nextNormal()) }
+      let squares = residuals.map { $0 * $0 }
+      // The tiles read up to 16 floats past the last row: padding as the callers allocate it.
+      let weights =
+        (0..<(samples * width)).map { _ in Float(generator.nextNormal()) }
+        + [Float](repeating: 0, count: 16)
+      let weightSquares =
+        (0..<(samples * d)).map { _ in Float(generator.nextNormal()) }
+        + [Float](repeating: 0, count: 16)
+      let scale = 1 / Float(samples)
+      // One sentinel row past the end: nothing may be written there.
+      var mean = [Float](repeating: .nan, count: (batch + 1) * d)
+      var second = mean
+      bayesagg_binary_gradient_moments(
+        residuals, squares, stride, batch, samples, weights, width, weightSquares, d, d, scale,
+        &mean, &second)
+      for b in 0..<batch {
+        for j in 0..<d {
+          var (m, q) = (0.0, 0.0)
+          for s in 0..<samples {
+            m += Double(residuals[s * stride + b]) * Double(weights[s * width + j])
+            q += Double(squares[s * stride + b]) * Double(weightSquares[s * d + j])
+          }
+          let (gotMean, gotSecond) = (Double(mean[b * d + j]), Double(second[b * d + j]))
+          #expect(abs(gotMean - m * Double(scale)) <= 1e-5 * (1 + abs(m)), "[\(b), \(j)]")
+          #expect(abs(gotSecond - q * Double(scale)) <= 1e-5 * (1 + abs(q)), "[\(b), \(j)]")
+        }
+      }
+      #expect(
+        mean[(batch * d)...].allSatisfy(\.isNaN) && second[(batch * d)...].allSatisfy(\.isNaN))
+    }
+  }
+
+  @Test(
+    "binary Monte-Carlo moments by the tiles equal those by BLAS to rounding",
+    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+  func tilesAgreeWithBLAS() throws {
+    for (batch, d, outputs, samples) in [(40, 23, 3, 77), (128, 160, 2, 1024), (1, 1, 1, 1)] {
+      let problem = ClassificationProblem(
+        groups: [.binary(outputs: outputs)], batch: batch, d: d, seed: 45)
+      let posteriors = try binaryPosteriors(
+        features: problem.h, labels: problem.labels[0], head: problem.heads[0], priors: nil,
+        gamma: 0.5, name: "test")
+      var byTiles = RandomGenerator(seed: 46)
+      var byBLAS = byTiles
+      let tiles = binaryMonteCarloMoments(
+        h: problem.h, labels: problem.labels[0], posteriors: posteriors, samples: samples,
+        using: &byTiles, products: .tiles)
+      let blas = binaryMonteCarloMoments(
+        h: problem.h, labels: problem.labels[0], posteriors: posteriors, samples: samples,
+        using: &byBLAS, products: .blas)
+      #expect(tiles.present == blas.present)
+      #expect(byTiles.next() == byBLAS.next(), "both use the generator alike")
+      let meanScale = blas.mean.scalars.map(abs).max() ?? 0
+      let varianceScale = blas.variance.scalars.map(abs).max() ?? 0
+      for i in blas.mean.scalars.indices {
+        #expect(abs(tiles.mean.scalars[i] - blas.mean.scalars[i]) <= 1e-5 * meanScale)
+        #expect(
+          abs(tiles.variance.scalars[i] - blas.variance.scalars[i]) <= 1e-5 * varianceScale)
+      }
+    }
   }
 
   @Test("shifted rows and their squares equal the Swift loops bitwise, with and without squares")

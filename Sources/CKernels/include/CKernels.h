@@ -162,6 +162,32 @@ void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, 
 void bayesagg_shift_rows(float *restrict rows, const float *restrict shift, size_t count,
                          size_t width, float *restrict squares, size_t squareWidth);
 
+/// Whether the processor runs the two kernels below (AVX-512 F). Where it does not, their
+/// callers use BLAS instead.
+int bayesagg_binary_tiles_supported(void);
+
+/// The residuals of one binary output's logits over `samples` draws, transposed:
+/// `residuals[s · batch_stride + b] = σ(Σ_k weights[s · weight_stride + k] ·
+/// features[k · batch_stride + b]) − targets[b]` for `k < width`, 0 where `targets[b]` is NaN,
+/// and `squares` their squares; σ and eˣ as in `bayesagg_binary_residuals`, bit for bit on the
+/// same logits. `batch_stride` is a multiple of 32, and `features` and `targets` are padded to
+/// it (pad the targets with NaN). AVX-512 only.
+void bayesagg_binary_logit_residuals(const float *weights, size_t weight_stride, size_t samples,
+                                     size_t width, const float *features, size_t batch_stride,
+                                     const float *targets, float *residuals, float *squares);
+
+/// `mean[b · d + j] = scale · Σ_s residuals[s · batch_stride + b] · weights[s · weight_stride
+/// + j]` and `second[b · d + j] = scale · Σ_s squares[s · batch_stride + b] ·
+/// weight_squares[s · square_stride + j]`, for `b < batch`, `j < d`, `s < samples`. Whole
+/// vectors of 16 are read from each row of `weights` and `weight_squares`, so both must have
+/// 16 readable floats after their last used one, and residuals up to `b` rounded up to a
+/// multiple of 8, which `batch_stride` must reach. AVX-512 only.
+void bayesagg_binary_gradient_moments(const float *residuals, const float *squares,
+                                      size_t batch_stride, size_t batch, size_t samples,
+                                      const float *weights, size_t weight_stride,
+                                      const float *weight_squares, size_t square_stride,
+                                      size_t d, float scale, float *mean, float *second);
+
 /// `meanOut[i] ← mean[i]` and `varianceOut[i] ← second[i] − mean[i]²`, in `Double`, for
 /// `i < count`.
 void bayesagg_store_moments(const float *restrict mean, const float *restrict second,

@@ -1,0 +1,154 @@
+#include "CKernels.h"
+#include "FastExp.h"
+
+#include <stdint.h>
+
+#pragma clang fp contract(off)
+
+// The two products of a binary output's Monte-Carlo moments (MonteCarloMoments.swift), in
+// register tiles that read the draws where they lie, instead of BLAS's copies of every operand
+// into packed panels: the logits with their residuals, then the sums against the draws and
+// their squares. AVX-512 only (`bayesagg_binary_tiles_supported`); elsewhere the caller uses
+// BLAS. Products are explicit fused multiply-adds; nothing else is contracted.
+
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+
+typedef float lanes __attribute__((vector_size(64)));
+typedef uint32_t bits_lanes __attribute__((vector_size(64)));
+typedef int32_t mask_lanes __attribute__((vector_size(64)));
+typedef float unaligned_lanes __attribute__((vector_size(64), aligned(4), may_alias));
+
+enum { LANES = 16, LOGIT_ROWS = 8, LOGIT_VECTORS = 2, MOMENT_ROWS = 8 };
+
+#define LOAD(p) (*(const unaligned_lanes *)(p))
+#define STORE(p, v) (*(unaligned_lanes *)(p) = (v))
+#define FMA(a, b, c) __builtin_elementwise_fma((a), (b), (c))
+/// The vector of 16 copies of `x` (adding `x` to a zero vector would not do: 0 + (−0) is +0,
+/// so the compiler must keep the addition).
+#define SPLAT(x) ((lanes){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
+
+/// `fast_exp` of MonteCarlo.c lane by lane: the same operations in the same order.
+static inline __attribute__((always_inline)) lanes exp_lanes(lanes x) {
+  x = __builtin_elementwise_max(x, SPLAT(-87.0f));
+  x = __builtin_elementwise_min(x, SPLAT(87.0f));
+  lanes shifted = x * 1.44269504f + 12582912.0f;
+  lanes n = shifted - 12582912.0f;
+  bits_lanes bits = ((bits_lanes)shifted - 0x4B400000u + 127u) << 23;
+  lanes power = (lanes)bits;
+  lanes r = x - n * 0.693359375f + n * 2.1219444e-4f;
+  lanes p = SPLAT(FAST_EXP_LEADING);
+  FAST_EXP_POLYNOMIAL(p, r);
+  return (p * r * r + r + 1.0f) * power;
+}
+
+/// `σ(logit) − target` as `bayesagg_binary_residuals` computes it, and 0 where the target is
+/// NaN (a missing label).
+static inline __attribute__((always_inline)) lanes residual_lanes(lanes logit, lanes target) {
+  lanes residual = 1.0f / (1.0f + exp_lanes(-logit)) - target;
+  mask_lanes present = target == target;
+  return (lanes)((mask_lanes)residual & present);
+}
+
+/// One tile of `rows` samples by 32 data of `bayesagg_binary_logit_residuals`. Called with a
+/// constant `rows` for the full tiles, so that the sums stay in registers.
+static inline __attribute__((always_inline)) void logit_tile(
+    size_t rows, const float *restrict weights, size_t weight_stride,
+    const float *restrict features, size_t batch_stride, size_t width,
+    const float *restrict targets, float *restrict residuals, float *restrict squares) {
+  lanes sums[LOGIT_ROWS][LOGIT_VECTORS] = {};
+  for (size_t k = 0; k < width; k++) {
+    lanes feature[LOGIT_VECTORS];
+    for (size_t v = 0; v < LOGIT_VECTORS; v++) {
+      feature[v] = LOAD(features + k * batch_stride + v * LANES);
+    }
+    for (size_t i = 0; i < rows; i++) {
+      lanes weight = SPLAT(weights[i * weight_stride + k]);
+      for (size_t v = 0; v < LOGIT_VECTORS; v++) sums[i][v] = FMA(weight, feature[v], sums[i][v]);
+    }
+  }
+  for (size_t v = 0; v < LOGIT_VECTORS; v++) {
+    lanes target = LOAD(targets + v * LANES);
+    for (size_t i = 0; i < rows; i++) {
+      lanes residual = residual_lanes(sums[i][v], target);
+      STORE(residuals + i * batch_stride + v * LANES, residual);
+      STORE(squares + i * batch_stride + v * LANES, residual * residual);
+    }
+  }
+}
+
+void bayesagg_binary_logit_residuals(const float *weights, size_t weight_stride, size_t samples,
+                                     size_t width, const float *features, size_t batch_stride,
+                                     const float *targets, float *residuals, float *squares) {
+  size_t block = LOGIT_VECTORS * LANES;  // `batch_stride` is a multiple of it
+  for (size_t s = 0; s < samples; s += LOGIT_ROWS) {
+    size_t rows = samples - s < LOGIT_ROWS ? samples - s : LOGIT_ROWS;
+    const float *w = weights + s * weight_stride;
+    float *r = residuals + s * batch_stride, *q = squares + s * batch_stride;
+    for (size_t b = 0; b < batch_stride; b += block) {
+      if (rows == LOGIT_ROWS) {
+        logit_tile(LOGIT_ROWS, w, weight_stride, features + b, batch_stride, width, targets + b,
+                   r + b, q + b);
+      } else {
+        logit_tile(rows, w, weight_stride, features + b, batch_stride, width, targets + b,
+                   r + b, q + b);
+      }
+    }
+  }
+}
+
+/// The sums of `bayesagg_binary_gradient_moments` for data `0..<8` and columns `0..<16` of
+/// the blocks passed; the first `rows` data and `columns` columns are stored. Each residual
+/// is used once, so it is broadcast from memory inside its multiply-add.
+static inline __attribute__((always_inline)) void moment_tile(
+    size_t rows, size_t columns, const float *restrict residuals, const float *restrict squares,
+    size_t batch_stride, size_t samples, const float *restrict weights, size_t weight_stride,
+    const float *restrict weight_squares, size_t square_stride, float scale,
+    float *restrict mean, float *restrict second, size_t out_stride) {
+  lanes first_sums[MOMENT_ROWS] = {}, second_sums[MOMENT_ROWS] = {};
+  for (size_t s = 0; s < samples; s++) {
+    lanes weight = LOAD(weights + s * weight_stride);
+    lanes weight_square = LOAD(weight_squares + s * square_stride);
+    const float *r = residuals + s * batch_stride, *q = squares + s * batch_stride;
+    for (size_t i = 0; i < MOMENT_ROWS; i++) {
+      first_sums[i] = FMA(SPLAT(r[i]), weight, first_sums[i]);
+      second_sums[i] = FMA(SPLAT(q[i]), weight_square, second_sums[i]);
+    }
+  }
+  for (size_t i = 0; i < rows; i++) {
+    lanes m = first_sums[i] * scale, q = second_sums[i] * scale;
+    float *mo = mean + i * out_stride, *so = second + i * out_stride;
+    if (columns == LANES) {
+      STORE(mo, m);
+      STORE(so, q);
+    } else {
+      for (size_t l = 0; l < columns; l++) {
+        mo[l] = m[l];
+        so[l] = q[l];
+      }
+    }
+  }
+}
+
+void bayesagg_binary_gradient_moments(const float *residuals, const float *squares,
+                                      size_t batch_stride, size_t batch, size_t samples,
+                                      const float *weights, size_t weight_stride,
+                                      const float *weight_squares, size_t square_stride,
+                                      size_t d, float scale, float *mean, float *second) {
+  // A block of 16 columns of the draws and their squares (64 KB each for 1024 samples) stays
+  // in the core's cache while every block of data passes over it. The last block of data
+  // reads residuals past `batch` (within `batch_stride`, a multiple of 8) and stores only
+  // its own rows.
+  for (size_t j = 0; j < d; j += LANES) {
+    size_t columns = d - j < LANES ? d - j : LANES;
+    for (size_t b = 0; b < batch; b += MOMENT_ROWS) {
+      size_t rows = batch - b < MOMENT_ROWS ? batch - b : MOMENT_ROWS;
+      moment_tile(rows, columns, residuals + b, squares + b, batch_stride, samples,
+                  weights + j, weight_stride, weight_squares + j, square_stride, scale,
+                  mean + b * d + j, second + b * d + j, d);
+    }
+  }
+}
+
+#pragma clang attribute pop
+
+int bayesagg_binary_tiles_supported(void) { return __builtin_cpu_supports("avx512f"); }
