@@ -1,6 +1,9 @@
 import BayesAggTestSupport
-import Tensors
+import CKernels
+import CLinearAlgebra
 import Testing
+
+@testable import Tensors
 
 /// A random `rows × columns` matrix of standard normals.
 func randomMatrix(_ rows: Int, _ columns: Int, _ generator: inout RandomGenerator) -> Matrix {
@@ -107,6 +110,56 @@ struct BayesAggLinearAlgebraTests {
     expectClose(
       factor.rightMultiplyLowerTransposed(z), matmul(z, factor.lower, transposeB: true),
       tolerance: tolerance, "Z Lᵀ")
+  }
+
+  @Test(
+    "the panel Cholesky kernel matches LAPACK's dpotrf, and stops at the same failing pivot",
+    arguments: [1, 2, 7, 8, 9, 16, 17, 100, 161, 300])
+  func choleskyKernelMatchesLAPACK(n: Int) throws {
+    var generator = RandomGenerator(seed: UInt64(90 + n))
+    let x = randomMatrix(n + 20, n, &generator)
+    var a = matmul(x, x, transposeA: true)
+    a.addToDiagonal(0.1)
+    var lapack = a.scalars
+    var (uplo, order, info) = (CChar(UInt8(ascii: "U")), Int32(n), Int32(0))
+    var lda = order
+    dpotrf_(&uplo, &order, &lapack, &lda, &info, 1)
+    #expect(info == 0)
+    var ours = a.scalars
+    var panel = [Double](repeating: 0, count: 8 * n)
+    #expect(bayesagg_cholesky_lower(&ours, n, &panel) == 0)
+    let scale = lapack.map(abs).max()!
+    for i in 0..<n {
+      for j in 0...i {
+        #expect(abs(ours[i * n + j] - lapack[i * n + j]) <= 1e-13 * scale, "L[\(i), \(j)]")
+      }
+    }
+    // An indefinite matrix: the first pivot that is not positive is the one LAPACK reports.
+    let broken = n / 2
+    var indefinite = a
+    indefinite[broken, broken] = -indefinite[broken, broken]
+    var lapackIndefinite = indefinite.scalars
+    dpotrf_(&uplo, &order, &lapackIndefinite, &lda, &info, 1)
+    var oursIndefinite = indefinite.scalars
+    let failed = bayesagg_cholesky_lower(&oursIndefinite, n, &panel)
+    #expect(failed == Int(info) && failed >= 1 && failed <= broken + 1)
+  }
+
+  @Test("cholesky above the kernel's limit (LAPACK) and below it give L with L Lᵀ = A")
+  func choleskyEitherSideOfLimit() throws {
+    var generator = RandomGenerator(seed: 96)
+    for n in [Matrix.directCholeskyLimit, Matrix.directCholeskyLimit + 1] {
+      let x = randomMatrix(n + 5, n, &generator)
+      var a = matmul(x, x, transposeA: true)
+      a.addToDiagonal(1)
+      let factor = try a.cholesky(name: "n = \(n)")
+      #expect(factor.jitter == 0)
+      // The upper triangle is cleared.
+      #expect((0..<n).allSatisfy { i in ((i + 1)..<n).allSatisfy { factor.lower[i, $0] == 0 } })
+      expectClose(
+        matmul(factor.lower, factor.lower, transposeB: true), a,
+        tolerance: Tolerance(relative: 1e-11, absolute: 1e-9), "L Lᵀ at n = \(n)")
+    }
   }
 
   @Test("Cholesky of a semi-definite matrix succeeds after escalating jitter")

@@ -162,6 +162,12 @@ void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, 
 void bayesagg_shift_rows(float *restrict rows, const float *restrict shift, size_t count,
                          size_t width, float *restrict squares, size_t squareWidth);
 
+/// The Cholesky factor `L` of the symmetric positive definite `n × n` row-major `a`, written
+/// over its lower triangle; the upper triangle is read and left with unspecified values.
+/// `workspace` holds `8n` doubles. Returns 0, or the 1-based index of the first pivot that is
+/// not positive (as LAPACK's `info`), where it stops.
+size_t bayesagg_cholesky_lower(double *a, size_t n, double *workspace);
+
 /// Whether the processor runs the two kernels below (AVX-512 F). Where it does not, their
 /// callers use BLAS instead.
 int bayesagg_binary_tiles_supported(void);
