@@ -197,12 +197,18 @@ func binaryMonteCarloMoments(
 ) -> TaskMoments {
   let (batch, d, outputs) = (h.rows, h.columns, posteriors.count)
   let width = d + 1
-  var moments = TaskMoments(batchSize: batch, taskCount: outputs, representationSize: d)
+  let streams = (0..<outputs).map { _ in generator.split() }
+  // With work to do, every element is written below: the moments of a present task, zeros
+  // for an absent one; so the arrays start uninitialised rather than zero-filled.
+  let working = batch > 0 && samples > 0 && outputs > 0
+  var moments =
+    working
+    ? TaskMoments(uninitializedBatchSize: batch, taskCount: outputs, representationSize: d)
+    : TaskMoments(batchSize: batch, taskCount: outputs, representationSize: d)
   for o in 0..<outputs {
     for b in 0..<batch where !labels[b, o].isNaN { moments.setPresent(b, o) }
   }
-  let streams = (0..<outputs).map { _ in generator.split() }
-  guard batch > 0, samples > 0, outputs > 0 else { return moments }
+  guard working else { return moments }
 
   let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
   // The tiles take the data in columns, `hbᵀ` (`[d + 1, B′]`), zero-padded to a multiple of 32.
@@ -242,9 +248,14 @@ func binaryMonteCarloMoments(
           }
           work.mean.withUnsafeBufferPointer { mean in
             work.second.withUnsafeBufferPointer { second in
-              for b in 0..<batch where !targets[b].isNaN {
-                let (m, s) = (mean.baseAddress! + b * d, second.baseAddress! + b * d)
+              for b in 0..<batch {
                 let offset = b * row + o * d
+                guard !targets[b].isNaN else {
+                  (meanBase + offset).update(repeating: 0, count: d)
+                  (varianceBase + offset).update(repeating: 0, count: d)
+                  continue
+                }
+                let (m, s) = (mean.baseAddress! + b * d, second.baseAddress! + b * d)
                 bayesagg_store_moments(m, s, d, meanBase + offset, varianceBase + offset)
               }
             }

@@ -28,6 +28,24 @@ public struct TaskMoments: Sendable {
     self.representationSize = representationSize
   }
 
+  /// Moments whose `mean` and `variance` are left uninitialised, every task absent, for a
+  /// caller that writes every element (zeros for the absent tasks) before any is read.
+  ///
+  /// This saves zero-filling two `[B, T·d]` arrays that are about to be overwritten (several
+  /// megabytes for 20 binary outputs).
+  init(uninitializedBatchSize batch: Int, taskCount: Int, representationSize: Int) {
+    let count = batch * taskCount * representationSize
+    func uninitialized() -> [Double] {
+      [Double](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+    mean = Matrix(rows: batch, columns: taskCount * representationSize, scalars: uninitialized())
+    variance = Matrix(
+      rows: batch, columns: taskCount * representationSize, scalars: uninitialized())
+    present = [Bool](repeating: false, count: batch * taskCount)
+    self.taskCount = taskCount
+    self.representationSize = representationSize
+  }
+
   /// The batch size `B`.
   public var batchSize: Int { mean.rows }
 

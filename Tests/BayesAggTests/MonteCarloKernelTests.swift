@@ -358,6 +358,14 @@ struct MonteCarloCKernelTests {
         h: problem.h, labels: problem.labels[0], posteriors: posteriors, samples: samples,
         using: &byBLAS, products: .blas)
       #expect(tiles.present == blas.present)
+      // The moments start uninitialised: an absent task's elements must be written as zeros.
+      for b in 0..<batch {
+        for o in 0..<outputs where !tiles.isPresent(b, task: o) {
+          let block = (b * outputs * d + o * d)..<(b * outputs * d + (o + 1) * d)
+          #expect(tiles.mean.scalars[block].allSatisfy { $0 == 0 })
+          #expect(tiles.variance.scalars[block].allSatisfy { $0 == 0 })
+        }
+      }
       #expect(byTiles.next() == byBLAS.next(), "both use the generator alike")
       let meanScale = blas.mean.scalars.map(abs).max() ?? 0
       let varianceScale = blas.variance.scalars.map(abs).max() ?? 0
