@@ -77,6 +77,30 @@ struct MonteCarloKernelTests {
     }
   }
 
+  @Test("inverse powers with small exponents (the Taylor path) are within 2 ulp of pow")
+  func smallInversePowers() {
+    var generator = RandomGenerator(seed: 13)
+    // Variances over 1e-9…1e7 with the floor 1e-8: |ln v| ≤ 18.5, so α up to 2⁻⁶ / 18.5 takes
+    // the short path; the last α is just above it and takes the long one.
+    let variances = (0..<3203).map { _ in pow(10, 16 * generator.nextUniform() - 9) } + [1e7]
+    let boundary = 0x1.0p-6 / abs(log(1e-8))
+    for power in [0.0005, 1e-7, 0, boundary, boundary.nextUp, 0.1] {
+      var precisions = [Double](repeating: -1, count: variances.count)
+      bayesagg_inverse_powers(variances, &precisions, variances.count, 1e-8, power)
+      for (v, p) in zip(variances, precisions) {
+        let expected = 1 / pow(max(v, 1e-8), power)
+        #expect(abs(p - expected) / expected.ulp <= 2, "v = \(v), α = \(power): \(p)")
+      }
+    }
+    // A NaN among them leaves the short path: NaN where it was, exact powers elsewhere.
+    var withNaN = Array(variances.prefix(40))
+    withNaN[17] = .nan
+    var precisions = [Double](repeating: -1, count: withNaN.count)
+    bayesagg_inverse_powers(withNaN, &precisions, withNaN.count, 1e-8, 0.0005)
+    #expect(precisions[17].isNaN)
+    #expect(abs(precisions[3] - 1 / pow(max(withNaN[3], 1e-8), 0.0005)) <= precisions[3].ulp * 2)
+  }
+
   @Test("floatMatrixMultiply agrees with matmul, with transposes and wider leading dimensions")
   func floatProducts() {
     var generator = RandomGenerator(seed: 31)
