@@ -97,81 +97,37 @@ static inline double exp_sum(double high, double low) {
 static inline int in_range(double v, double low, double high) { return v >= low && v <= high; }
 
 /// The straight-line pass: every element, in vectors; those out of range get a placeholder.
+/// Returns how many are out of range. Cloned at AVX-512 DQ, not F: `log_normal`'s int64 →
+/// double exponent conversions need DQ to stay in vectors.
 __attribute__((target_clones("avx512dq", "avx2", "default")))
-static void inverse_powers_vector(const double *restrict variance, double *restrict precision,
-                                  size_t count, double floor, double power, double low,
-                                  double high) {
+static size_t inverse_powers_vector(const double *restrict variance, double *restrict precision,
+                                    size_t count, double floor, double power, double low,
+                                    double high) {
+  size_t outside = 0;
   for (size_t i = 0; i < count; i++) {
     double v = variance[i] < floor ? floor : variance[i];
     // Keep the bit tricks on a valid input; the second pass replaces these elements.
-    v = in_range(v, low, high) ? v : 1.0;
+    int inside = in_range(v, low, high);
+    outside += (size_t)!inside;
+    v = inside ? v : 1.0;
     double high, low, product, error;
     log_normal(v, &high, &low);
     two_product(power, high, &product, &error);
     precision[i] = exp_sum(-product, -(error + power * low));
   }
-}
-
-/// The bound on |α ln v| below which `inverse_powers_small` applies.
-static const double SMALL_EXPONENT = 0x1.0p-6;
-
-/// The largest floored variance, or +∞ if any is NaN or +∞ (in vectors).
-__attribute__((target_clones("avx512dq", "avx2", "default")))
-static double largest_floored(const double *restrict variance, size_t count, double floor) {
-  double largest = floor;
-  int bad = 0;
-  for (size_t i = 0; i < count; i++) {
-    double v = variance[i];
-    bad |= !(v <= DBL_MAX);
-    largest = v > largest ? v : largest;
-  }
-  return bad ? INFINITY : largest;
-}
-
-/// v^(−α) for a positive normal v with x = −α ln v, |x| ≤ 2⁻⁶: ln v as `log_normal` gives it
-/// (its low part below 2⁻⁵⁰ of it), then eˣ by its Taylor series to x⁸ (the remainder is below
-/// 2⁻⁷²). x is off by at most 2⁻⁵² |x| ≤ 2⁻⁵⁸ from −α ln v, so the result is within an ulp
-/// and a half of the exact power, without `exp_sum`'s reduction or the exact product.
-__attribute__((target_clones("avx512dq", "avx2", "default")))
-static void inverse_powers_small(const double *restrict variance, double *restrict precision,
-                                 size_t count, double floor, double power) {
-  for (size_t i = 0; i < count; i++) {
-    double v = variance[i] < floor ? floor : variance[i];
-    double high, low;
-    log_normal(v, &high, &low);
-    double x = -(power * high + power * low);
-    double p = 1.0 / 40320.0;  // 1/8!
-    p = p * x + 1.0 / 5040.0;
-    p = p * x + 1.0 / 720.0;
-    p = p * x + 1.0 / 120.0;
-    p = p * x + 1.0 / 24.0;
-    p = p * x + 1.0 / 6.0;
-    p = p * x + 0.5;
-    precision[i] = 1.0 + (x + x * x * p);
-  }
+  return outside;
 }
 
 void bayesagg_inverse_powers(const double *variance, double *precision, size_t count,
                              double floor, double power) {
-  // Small exponents (BayesAgg-MTL's seed uses α = 0.0005): when every |α ln v| is at most
-  // 2⁻⁶, the short path is exact enough. v ranges over [floor, largest].
-  // The bound uses |ln floor| whether or not some v is floored, so it is checked first,
-  // before the pass for the largest v.
-  double lnFloor = fabs(log(floor));
-  if (power >= 0 && floor >= DBL_MIN && count > 0 && power * lnFloor <= SMALL_EXPONENT) {
-    double largest = largest_floored(variance, count, floor);
-    double lnLargest = fabs(log(largest));
-    if (largest <= DBL_MAX && power * lnLargest <= SMALL_EXPONENT) {
-      inverse_powers_small(variance, precision, count, floor, power);
-      return;
-    }
-  }
   // |α ln v| ≤ 690 ⇔ v ∈ [e^(−690/α), e^(690/α)] (all v when α = 0).
   double low = power > 0 ? exp(-690.0 / power) : 0.0;
   double high = power > 0 ? exp(690.0 / power) : INFINITY;
   low = low > DBL_MIN ? low : DBL_MIN;
   high = high < DBL_MAX ? high : DBL_MAX;
-  inverse_powers_vector(variance, precision, count, floor, power, low, high);
+  // The scalar second pass costs about as much as the vector one, and usually has nothing to
+  // do: it runs only when some element needs it.
+  if (inverse_powers_vector(variance, precision, count, floor, power, low, high) == 0) return;
   for (size_t i = 0; i < count; i++) {
     double v = variance[i] < floor ? floor : variance[i];
     if (!in_range(v, low, high)) precision[i] = 1.0 / pow(v, power);
