@@ -132,18 +132,25 @@ private struct Workspace {
   /// writes the squares of each draw's first `d` values there.
   mutating func draw(
     _ posterior: GaussianPosterior, triangle: DrawTriangle, samples: Int,
-    using generator: inout RandomGenerator, squares: UnsafeMutablePointer<Float>? = nil, d: Int = 0
+    using generator: inout RandomGenerator, squares: UnsafeMutablePointer<Float>? = nil, d: Int = 0,
+    tiles: Bool = BinaryProducts.preferred == .tiles
   ) {
     let n = posterior.mean.count
-    let mean = posterior.mean.map { Float($0) }
+    // Padded for the whole-vector reads of `bayesagg_draw_rows`.
+    let mean = posterior.mean.map { Float($0) } + [Float](repeating: 0, count: 16)
     weights.withUnsafeMutableBufferPointer { padded in
       // The draws themselves, without the padding after them.
       let w = UnsafeMutableBufferPointer(rebasing: padded[..<(samples * n)])
       generator.fillCounterNormal(w)
       switch triangle {
+      case .inverse(let inverse) where tiles:
+        // The product, shift and squares in one pass, equal to the BLAS path's bit for bit.
+        bayesagg_draw_rows(w.baseAddress!, samples, n, inverse, mean, squares, d)
+        return
       case .inverse(let inverse):
         inverse.withUnsafeBufferPointer {
-          floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: $0, inPlace: w)
+          let triangle = UnsafeBufferPointer(rebasing: $0[..<(n * n)])
+          floatMultiplyByLowerTriangle(rows: samples, size: n, triangle: triangle, inPlace: w)
         }
       case .factor(let lower):
         lower.withUnsafeBufferPointer {
@@ -160,7 +167,7 @@ private struct Workspace {
 /// posterior precision `Λ = L Lᵀ`.
 enum DrawTriangle {
   /// `L⁻¹`, computed in `Double` and rounded: the rows are multiplied by it, within about 1e-7
-  /// relative of the exact draws.
+  /// relative of the exact draws. Followed by 16 zeros for `bayesagg_draw_rows`.
   case inverse([Float])
   /// `L` rounded: the rows are solved against it, within about `cond(L) · 6e-8` relative.
   case factor([Float])
@@ -170,7 +177,8 @@ enum DrawTriangle {
   init(_ factor: CholeskyFactor, samples: Int) {
     self =
       2 * factor.size < samples
-      ? .inverse(factor.lowerInverseAsFloat()) : .factor(factor.lower.scalars.map { Float($0) })
+      ? .inverse(factor.lowerInverseAsFloat(padding: 16))
+      : .factor(factor.lower.scalars.map { Float($0) })
   }
 }
 
@@ -233,7 +241,7 @@ func binaryMonteCarloMoments(
           squares.withUnsafeMutableBufferPointer { squares in
             work.draw(
               posteriors[o], triangle: triangle, samples: samples, using: &stream,
-              squares: squares.baseAddress!, d: d)
+              squares: squares.baseAddress!, d: d, tiles: products == .tiles)
           }
           let targets = (0..<stride).map { $0 < batch ? Float(labels[$0, o]) : .nan }
           switch products {

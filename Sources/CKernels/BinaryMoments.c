@@ -5,10 +5,11 @@
 
 #pragma clang fp contract(off)
 
-// The two products of a binary output's Monte-Carlo moments (MonteCarloMoments.swift), in
-// register tiles that read the draws where they lie, instead of BLAS's copies of every operand
-// into packed panels: the logits with their residuals, then the sums against the draws and
-// their squares. AVX-512 only (`bayesagg_binary_tiles_supported`); elsewhere the caller uses
+// The draws of the Monte-Carlo moments and the two products of a binary output's
+// (MonteCarloMoments.swift), in register tiles that read their operands where they lie,
+// instead of BLAS's copies of every operand into packed panels: the draws with their shift and
+// squares, the logits with their residuals, then the sums against the draws and their
+// squares. AVX-512 only (`bayesagg_binary_tiles_supported`); elsewhere the caller uses
 // BLAS. Products are explicit fused multiply-adds; nothing else is contracted.
 
 #pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
@@ -18,7 +19,7 @@ typedef uint32_t bits_lanes __attribute__((vector_size(64)));
 typedef int32_t mask_lanes __attribute__((vector_size(64)));
 typedef float unaligned_lanes __attribute__((vector_size(64), aligned(4), may_alias));
 
-enum { LANES = 16, LOGIT_ROWS = 8, LOGIT_VECTORS = 2, MOMENT_ROWS = 8 };
+enum { LANES = 16, LOGIT_ROWS = 8, LOGIT_VECTORS = 2, MOMENT_ROWS = 8, DRAW_ROWS = 8 };
 
 #define LOAD(p) (*(const unaligned_lanes *)(p))
 #define STORE(p, v) (*(unaligned_lanes *)(p) = (v))
@@ -145,6 +146,59 @@ void bayesagg_binary_gradient_moments(const float *residuals, const float *squar
       moment_tile(rows, columns, residuals + b, squares + b, batch_stride, samples,
                   weights + j, weight_stride, weight_squares + j, square_stride, scale,
                   mean + b * d + j, second + b * d + j, d);
+    }
+  }
+}
+
+/// One tile of `bayesagg_draw_rows`: `rows` samples by the 16 columns from `j0`. Each
+/// element of `z` is used once, so it is broadcast from memory inside its multiply-add.
+static inline __attribute__((always_inline)) void draw_tile(
+    size_t rows, float *restrict z, size_t n, size_t j0, const float *restrict inverse,
+    const float *restrict mean, float *restrict squares, size_t square_width) {
+  lanes sums[DRAW_ROWS] = {};
+  // Row k of L⁻¹ is zero past column k, so columns from j0 take only k ≥ j0: in increasing
+  // k, as BLAS's triangular product sums them, which makes the draws equal to its bit for bit.
+  for (size_t k = j0; k < n; k++) {
+    lanes x = LOAD(inverse + k * n + j0);
+    for (size_t i = 0; i < rows; i++) sums[i] = FMA(SPLAT(z[i * n + k]), x, sums[i]);
+  }
+  lanes shift = LOAD(mean + j0);
+  size_t count = n - j0 < LANES ? n - j0 : LANES;
+  size_t square_count = j0 >= square_width ? 0 : square_width - j0;
+  square_count = square_count < count ? square_count : count;
+  for (size_t i = 0; i < rows; i++) {
+    lanes w = sums[i] + shift;
+    float *row = z + i * n + j0;
+    if (count == LANES) {
+      STORE(row, w);
+    } else {
+      for (size_t l = 0; l < count; l++) row[l] = w[l];
+    }
+    if (squares == NULL) continue;
+    lanes square = w * w;
+    float *out = squares + i * square_width + j0;
+    if (square_count == LANES) {
+      STORE(out, square);
+    } else {
+      for (size_t l = 0; l < square_count; l++) out[l] = square[l];
+    }
+  }
+}
+
+void bayesagg_draw_rows(float *rows, size_t samples, size_t n, const float *inverse,
+                        const float *mean, float *squares, size_t square_width) {
+  for (size_t s = 0; s < samples; s += DRAW_ROWS) {
+    size_t count = samples - s < DRAW_ROWS ? samples - s : DRAW_ROWS;
+    float *z = rows + s * n;
+    float *q = squares == NULL ? NULL : squares + s * square_width;
+    // Column blocks in increasing order, in place: each block overwrites only columns that
+    // the later blocks do not read.
+    for (size_t j0 = 0; j0 < n; j0 += LANES) {
+      if (count == DRAW_ROWS) {
+        draw_tile(DRAW_ROWS, z, n, j0, inverse, mean, q, square_width);
+      } else {
+        draw_tile(count, z, n, j0, inverse, mean, q, square_width);
+      }
     }
   }
 }

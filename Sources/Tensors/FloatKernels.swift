@@ -69,7 +69,9 @@ extension CholeskyFactor {
   /// `cblas_dtrsm` on the identity. Not by LAPACK's `dtrtri`: the workers that call this run
   /// concurrently with OpenBLAS set to one thread, and OpenBLAS's `dtrtri` there made the
   /// aggregation inside a training step 1.6× slower.
-  public func lowerInverseAsFloat() -> [Float] {
+  /// - Parameter padding: Zeros appended after the `n²` values, for kernels that read whole
+  ///   vectors past the last row.
+  public func lowerInverseAsFloat(padding: Int = 0) -> [Float] {
     let count = size * size
     // The kernel writes every entry of both buffers, so neither is zeroed first.
     let inverse = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -79,8 +81,9 @@ extension CholeskyFactor {
       initialized = count
     }
     return inverse.withUnsafeBufferPointer { inverse in
-      [Float](uninitializedCount: count) { rounded in
+      [Float](uninitializedCount: count + padding) { rounded in
         for i in 0..<count { rounded[i] = Float(inverse[i]) }
+        for i in count..<(count + padding) { rounded[i] = 0 }
       }
     }
   }

@@ -402,6 +402,47 @@ struct MonteCarloCKernelTests {
     }
   }
 
+  @Test(
+    "tiled draws equal BLAS's triangular product and the shift bitwise, squares included",
+    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+  func tiledDraws() throws {
+    var generator = RandomGenerator(seed: 47)
+    // (samples, n, square width): a full tile, row and column remainders, one of each, none.
+    for (samples, n, squareWidth) in [(64, 161, 160), (13, 37, 36), (1, 1, 1), (9, 20, 0)] {
+      let a = randomMatrix(n + 3, n, &generator)
+      let factor = try (matmul(a, a, transposeA: true) + Matrix.identity(n)).cholesky()
+      let inverse = factor.lowerInverseAsFloat(padding: 16)
+      let z = (0..<(samples * n)).map { _ in Float(generator.nextNormal()) }
+      let mean = (0..<n).map { _ in Float(generator.nextNormal()) }
+      var expected = z
+      var expectedSquares = [Float](repeating: .nan, count: samples * squareWidth)
+      inverse.withUnsafeBufferPointer { x in
+        expected.withUnsafeMutableBufferPointer {
+          floatMultiplyByLowerTriangle(
+            rows: samples, size: n, triangle: UnsafeBufferPointer(rebasing: x[..<(n * n)]),
+            inPlace: $0)
+        }
+      }
+      expectedSquares.withUnsafeMutableBufferPointer { q in
+        bayesagg_shift_rows(
+          &expected, mean, samples, n, squareWidth > 0 ? q.baseAddress! : nil, squareWidth)
+      }
+      var draws = z
+      var squares = [Float](repeating: .nan, count: samples * squareWidth + 1)
+      let paddedMean = mean + [Float](repeating: 0, count: 16)
+      squares.withUnsafeMutableBufferPointer { q in
+        bayesagg_draw_rows(
+          &draws, samples, n, inverse, paddedMean, squareWidth > 0 ? q.baseAddress! : nil,
+          squareWidth)
+      }
+      #expect(zip(draws, expected).allSatisfy { $0.bitPattern == $1.bitPattern })
+      #expect(
+        zip(squares, expectedSquares).allSatisfy { $0.bitPattern == $1.bitPattern },
+        "squares of width \(squareWidth)")
+      #expect(squares[samples * squareWidth].isNaN, "nothing is written past the squares")
+    }
+  }
+
   @Test("shifted rows and their squares equal the Swift loops bitwise, with and without squares")
   func shiftRows() {
     var generator = RandomGenerator(seed: 41)
