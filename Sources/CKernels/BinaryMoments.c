@@ -5,12 +5,11 @@
 
 #pragma clang fp contract(off)
 
-// The draws of the Monte-Carlo moments and the two products of a binary output's
-// (MonteCarloMoments.swift), in register tiles that read their operands where they lie,
-// instead of BLAS's copies of every operand into packed panels: the draws with their shift and
-// squares, the logits with their residuals, then the sums against the draws and their
-// squares. AVX-512 only (`bayesagg_binary_tiles_supported`); elsewhere the caller uses
-// BLAS. Products are explicit fused multiply-adds; nothing else is contracted.
+// Register tiles for the Monte-Carlo moments (MonteCarloMoments.swift): the draws with their
+// shift and squares; a binary output's logits with their residuals; and its sums against the
+// draws and their squares. They read their operands where they lie, where BLAS would first
+// copy each into packed panels. AVX-512 only (`bayesagg_binary_tiles_supported`); elsewhere
+// the caller uses BLAS. Products are explicit fused multiply-adds; nothing else is contracted.
 
 #pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
 
