@@ -82,17 +82,12 @@ func fastExp(_ x: Float) -> Float {
   return (p * r * r + r + 1) * power
 }
 
-/// A buffer of `count` floats left uninitialised, for workspaces that are written before read.
-private func scratch(_ count: Int) -> [Float] {
-  [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
-}
-
-/// `count` floats left uninitialised, then 16 zeros, for the operands of the tiled products,
-/// which read whole vectors of 16.
-private func paddedScratch(_ count: Int) -> [Float] {
-  [Float](unsafeUninitializedCapacity: count + 16) { buffer, initialized in
-    (buffer.baseAddress! + count).initialize(repeating: 0, count: 16)
-    initialized = count + 16
+/// A buffer of `count` floats left uninitialised, for workspaces that are written before read,
+/// then `zeros` zeros (the tiled kernels read whole vectors of 16 past an operand's last row).
+private func scratch(_ count: Int, zeros: Int = 0) -> [Float] {
+  [Float](unsafeUninitializedCapacity: count + zeros) { buffer, initialized in
+    if zeros > 0 { (buffer.baseAddress! + count).initialize(repeating: 0, count: zeros) }
+    initialized = count + zeros
   }
 }
 
@@ -121,7 +116,7 @@ private struct Workspace {
   /// `residualCount` floats for the logits and residuals. The draws are followed by 16 zeros,
   /// which the tiled products may read past the last row (`bayesagg_binary_gradient_moments`).
   init(batch: Int, d: Int, samples: Int, parameters n: Int, residualCount: Int) {
-    weights = paddedScratch(samples * n)
+    weights = scratch(samples * n, zeros: 16)
     residual = scratch(residualCount)
     mean = scratch(batch * d)
     second = scratch(batch * d)
@@ -233,7 +228,7 @@ func binaryMonteCarloMoments(
       forEachItem(workers) { _ in
         var work = Workspace(
           batch: batch, d: d, samples: samples, parameters: width, residualCount: samples * stride)
-        var squares = paddedScratch(samples * d)
+        var squares = scratch(samples * d, zeros: 16)
         var residualSquares = scratch(samples * stride)
         while let o = queue.next() {
           var stream = streams[o]
