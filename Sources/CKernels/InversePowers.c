@@ -24,12 +24,19 @@ static inline void split(double a, double *high, double *low) {
   *low = a - *high;
 }
 
-/// a·b = product + error exactly (Dekker), for |a·b| far from overflow.
-static inline void two_product(double a, double b, double *product, double *error) {
+/// a·b = product + error exactly, for |a·b| far from overflow: by one fused multiply-add where
+/// the processor has it (`fused`), else by Dekker's splitting. Both give the exact error, so
+/// the same bits.
+static inline __attribute__((always_inline)) void two_product(double a, double b, int fused,
+                                                              double *product, double *error) {
+  *product = a * b;
+  if (fused) {
+    *error = __builtin_fma(a, b, -*product);
+    return;
+  }
   double ah, al, bh, bl;
   split(a, &ah, &al);
   split(b, &bh, &bl);
-  *product = a * b;
   *error = ((ah * bh - *product) + ah * bl + al * bh) + al * bl;
 }
 
@@ -97,12 +104,11 @@ static inline double exp_sum(double high, double low) {
 static inline int in_range(double v, double low, double high) { return v >= low && v <= high; }
 
 /// The straight-line pass: every element, in vectors; those out of range get a placeholder.
-/// Returns how many are out of range. Cloned at AVX-512 DQ, not F: `log_normal`'s int64 →
-/// double exponent conversions need DQ to stay in vectors.
-__attribute__((target_clones("avx512dq", "avx2", "default")))
-static size_t inverse_powers_vector(const double *restrict variance, double *restrict precision,
-                                    size_t count, double floor, double power, double low,
-                                    double high) {
+/// Returns how many are out of range. Compiled once per instruction-set level below, each
+/// giving the same bits.
+static inline __attribute__((always_inline)) size_t inverse_powers_pass(
+    const double *restrict variance, double *restrict precision, size_t count, double floor,
+    double power, double low, double high, int fused) {
   size_t outside = 0;
   for (size_t i = 0; i < count; i++) {
     double v = variance[i] < floor ? floor : variance[i];
@@ -112,10 +118,43 @@ static size_t inverse_powers_vector(const double *restrict variance, double *res
     v = inside ? v : 1.0;
     double high, low, product, error;
     log_normal(v, &high, &low);
-    two_product(power, high, &product, &error);
+    two_product(power, high, fused, &product, &error);
     precision[i] = exp_sum(-product, -(error + power * low));
   }
   return outside;
+}
+
+/// AVX-512 DQ, not F: `log_normal`'s int64 → double exponent conversions need DQ to stay in
+/// vectors.
+__attribute__((target("avx512dq,fma"))) static size_t inverse_powers_avx512(
+    const double *restrict variance, double *restrict precision, size_t count, double floor,
+    double power, double low, double high) {
+  return inverse_powers_pass(variance, precision, count, floor, power, low, high, 1);
+}
+
+__attribute__((target("avx2,fma"))) static size_t inverse_powers_avx2(
+    const double *restrict variance, double *restrict precision, size_t count, double floor,
+    double power, double low, double high) {
+  return inverse_powers_pass(variance, precision, count, floor, power, low, high, 1);
+}
+
+static size_t inverse_powers_baseline(const double *restrict variance,
+                                      double *restrict precision, size_t count, double floor,
+                                      double power, double low, double high) {
+  return inverse_powers_pass(variance, precision, count, floor, power, low, high, 0);
+}
+
+/// The widest of the passes above that the processor runs.
+static size_t inverse_powers_vector(const double *restrict variance, double *restrict precision,
+                                    size_t count, double floor, double power, double low,
+                                    double high) {
+  if (__builtin_cpu_supports("avx512dq")) {
+    return inverse_powers_avx512(variance, precision, count, floor, power, low, high);
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return inverse_powers_avx2(variance, precision, count, floor, power, low, high);
+  }
+  return inverse_powers_baseline(variance, precision, count, floor, power, low, high);
 }
 
 void bayesagg_inverse_powers(const double *variance, double *precision, size_t count,
