@@ -102,6 +102,18 @@ enum BinaryProducts {
   static let preferred: BinaryProducts = bayesagg_binary_tiles_supported() != 0 ? .tiles : .blas
 }
 
+/// How this processor computes the products of binary Monte-Carlo moments, for reports.
+///
+/// With AVX2 alone the tiles would have half as many lanes in half as many registers; measured
+/// in the CIFAR-MTL setting they were no faster than BLAS, which runs those products at about
+/// 90% of the machine's multiply-add rate, so only AVX-512 processors take them.
+public var binaryMonteCarloProductsDescription: String {
+  switch BinaryProducts.preferred {
+  case .tiles: "register tiles (AVX-512)"
+  case .blas: "BLAS (the register tiles need AVX-512)"
+  }
+}
+
 /// The buffers of one work item: `S` samples of an `n`-parameter posterior against a batch.
 /// They are written before they are read, so they start uninitialised.
 private struct Workspace {

@@ -1,3 +1,4 @@
+import Aggregation
 import Autodiff
 import CRuntimeSupport
 import Experiments
@@ -80,6 +81,11 @@ enum Bench {
       "OpenBLAS core \(LinearAlgebraBackend.coreName), threads: "
         + "\(LinearAlgebraBackend.threadCount), idle threads sleep after 2^\(timeout) ticks; "
         + "warm-up steps: \(warmup), timed steps: \(steps) per measurement; medians")
+    let levels = cpu_feature_levels()
+    let vectors = levels.avx512 != 0 ? "AVX-512" : (levels.avx2 != 0 ? "AVX2 with FMA" : "SSE2")
+    console.print(
+      "vector kernels: \(vectors); binary Monte-Carlo products by "
+        + binaryMonteCarloProductsDescription)
     let sgemm = sgemmRate()
     console.print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s", sgemm))
     // Each case's data is let go once it has run.
