@@ -7,8 +7,8 @@
 
 // Standard normals in vectors: Box–Muller on SplitMix64 words of a counter, with the logarithm,
 // sine and cosine as short polynomials in Float. Every pair depends only on the key and its
-// index, so the loop has no carried state and the stream is the same on every instruction-set
-// level.
+// index (the loop carries just the counter's state, an induction variable that vectorises),
+// so the stream is the same on every instruction-set level.
 
 /// SplitMix64's step (Steele, Lea and Flood, OOPSLA 2014): the state advances by this.
 static const uint64_t GOLDEN_GAMMA = 0x9E3779B97F4A7C15ull;
