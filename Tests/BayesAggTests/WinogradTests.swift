@@ -264,15 +264,18 @@ struct WinogradTests {
   func defaultRunsWinograd(_ c: WinogradCase, _ chosen: ConvolutionAlgorithm) {
     // The three algorithms round differently, so bitwise equality with one and not the others
     // shows which one ran.
-    let automatic = evaluate(c, chosen, seed: 37)
-    let other = evaluate(c, chosen == .winograd ? .winograd4x4 : .winograd, seed: 37)
-    let plain = ConvolutionAlgorithm.$forced.withValue(nil) {
-      var generator = RandomGenerator(seed: 37)
-      let x = Tensor.randomNormal(shape: c.input, using: &generator)
-      let w = Tensor.randomNormal(shape: c.weight, using: &generator)
-      return x.convolved(with: w, bias: nil, padding: c.padding, paddingMode: c.mode)
+    // One OpenBLAS thread for all four, whose bits are compared (see `chainMatchesBlocks`).
+    let (automatic, other, plain, reference) = BLASThreads.holdingOne {
+      let automatic = evaluate(c, chosen, seed: 37)
+      let other = evaluate(c, chosen == .winograd ? .winograd4x4 : .winograd, seed: 37)
+      let plain = ConvolutionAlgorithm.$forced.withValue(nil) {
+        var generator = RandomGenerator(seed: 37)
+        let x = Tensor.randomNormal(shape: c.input, using: &generator)
+        let w = Tensor.randomNormal(shape: c.weight, using: &generator)
+        return x.convolved(with: w, bias: nil, padding: c.padding, paddingMode: c.mode)
+      }
+      return (automatic, other, plain, evaluate(c, .im2col, seed: 37))
     }
-    let reference = evaluate(c, .im2col, seed: 37)
     let (sameAsChosen, sameAsIm2col) = (plain == automatic.output, plain == reference.output)
     let sameAsOther = plain == other.output
     #expect(sameAsChosen)
