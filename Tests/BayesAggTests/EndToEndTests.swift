@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import Testing
 
 @testable import BayesAggCommandLine
@@ -266,8 +267,9 @@ struct EndToEndTests {
       return try Experiment.run(
         recipe: recipe, configuration: configuration, directory: try RunDirectory(folder))
     }
-    let first = try run()
-    let second = try run()
+    // Both runs on one OpenBLAS thread, whose count other tests change while they run (see
+    // `chainMatchesBlocks`).
+    let (first, second) = try BLASThreads.holdingOne { () throws in (try run(), try run()) }
     #expect(first.test == second.test)
   }
 }
