@@ -187,8 +187,8 @@ struct ConvolutionPoolingTests {
     arguments: [(7, 3, true), (7, 7, false), (5, 2, false), (4, 16, true)])
   func chainMatchesBlocks(images: Int, chunk: Int, inputNeedsGradient: Bool) {
     // Bits are compared across two runs, so both run their GEMMs on one OpenBLAS thread: other
-    // tests' aggregations lower the shared thread count while they run, and OpenBLAS rounds
-    // some products differently by thread count.
+    // tests' aggregations lower the shared thread count while they run, and OpenBLAS can
+    // round differently by thread count (its factorisations do; one CI run saw these differ).
     let (chain, blocks) = BLASThreads.holdingOne {
       Self.chainAndBlocks(images: images, chunk: chunk, inputNeedsGradient: inputNeedsGradient)
     }
