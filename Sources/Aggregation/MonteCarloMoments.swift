@@ -8,8 +8,8 @@ import Tensors
 // streamed through matrix products instead.
 //
 // The posterior algebra (precision, Cholesky factor `L`, `L⁻¹`) is in `Double`. The draws
-// `w = m + L⁻ᵀz`, from normals computed in vectors (`fillCounterNormal`), are made with `L⁻¹`
-// rounded to `Float`, or for large heads by a `Float` triangular solve against `L` (see
+// `w = m + L⁻ᵀz`, from normals computed in vectors (`fillCounterNormal`), are made by a `Float`
+// triangular solve against `L`, or for the register tiles with `L⁻¹` rounded to `Float` (see
 // `DrawTriangle`). The products and element-wise work after them run in `Float`: their
 // rounding (~1e-7 relative, or `cond(L) · 6e-8` for the solve) is far below the sampling noise
 // (~1/√S). On processors with AVX-512 a binary output's two products (logits with residuals,
@@ -179,11 +179,16 @@ enum DrawTriangle {
   /// `L` rounded: the rows are solved against it, within about `cond(L) · 6e-8` relative.
   case factor([Float])
 
-  /// `L⁻¹` when it costs little next to the draws, that is for `n < S / 2` (`n³/6`
-  /// multiply-adds once, against `S n²/2` for the draws); `L` itself for larger heads.
-  init(_ factor: CholeskyFactor, samples: Int) {
+  /// `L⁻¹` for the register tiles' fused draws (`bayesagg_draw_rows`), when it costs little
+  /// next to them, that is for `n < S / 2` (`n³/6` multiply-adds once, against `S n²/2` for
+  /// the draws); `L` itself otherwise.
+  ///
+  /// Without the tiles the draws are a BLAS call either way, and OpenBLAS's `strsm` against
+  /// `L` takes about the time of its `strmm` by `L⁻¹` (CIFAR-MTL, AVX2): computing `L⁻¹`
+  /// first only added its own 128 µs per output, 0.7 ms of the aggregation.
+  init(_ factor: CholeskyFactor, samples: Int, tiles: Bool) {
     self =
-      2 * factor.size < samples
+      tiles && 2 * factor.size < samples
       ? .inverse(factor.lowerInverseAsFloat(padding: 16))
       : .factor(factor.lower.scalars.map { Float($0) })
   }
@@ -244,7 +249,8 @@ func binaryMonteCarloMoments(
         var residualSquares = scratch(samples * stride)
         while let o = queue.next() {
           var stream = streams[o]
-          let triangle = DrawTriangle(posteriors[o].factor, samples: samples)
+          let triangle = DrawTriangle(
+            posteriors[o].factor, samples: samples, tiles: products == .tiles)
           squares.withUnsafeMutableBufferPointer { squares in
             work.draw(
               posteriors[o], triangle: triangle, samples: samples, using: &stream,
@@ -399,7 +405,7 @@ func multiclassMonteCarloMoments(
 
   let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
   let targets = (0..<batch).map { labels[$0, 0] }
-  let triangle = DrawTriangle(posterior.factor, samples: samples)
+  let triangle = DrawTriangle(posterior.factor, samples: samples, tiles: false)
   var means = [Float](repeating: 0, count: sampleChunks * batch * d)
   var seconds = means
   means.withUnsafeMutableBufferPointer { allMeans in

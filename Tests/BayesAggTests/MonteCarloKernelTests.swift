@@ -502,18 +502,22 @@ struct MonteCarloCKernelTests {
     }
   }
 
-  @Test("large heads draw by a Float solve against L, close to the Double solve")
+  @Test("without the tiles, and for large heads, draws are a Float solve against L")
   func floatSolve() throws {
     var generator = RandomGenerator(seed: 39)
     let (n, rows) = (300, 64)
     let a = randomMatrix(400, n, &generator)
     let factor = try (matmul(a, a, transposeA: true) + Matrix.identity(n, scale: 0.5)).cholesky()
-    guard case .factor(let lower) = DrawTriangle(factor, samples: 2 * n) else {
+    guard case .factor(let lower) = DrawTriangle(factor, samples: 2 * n, tiles: true) else {
       Issue.record("n = S/2 should solve against L")
       return
     }
-    guard case .inverse = DrawTriangle(factor, samples: 2 * n + 1) else {
-      Issue.record("n < S/2 should multiply by L⁻¹")
+    guard case .inverse = DrawTriangle(factor, samples: 2 * n + 1, tiles: true) else {
+      Issue.record("n < S/2 should multiply by L⁻¹ for the tiles")
+      return
+    }
+    guard case .factor = DrawTriangle(factor, samples: 2 * n + 1, tiles: false) else {
+      Issue.record("without the tiles, draws should solve against L")
       return
     }
     let z = randomMatrix(rows, n, &generator)
