@@ -225,6 +225,7 @@ func binaryMonteCarloMoments(
     working
     ? TaskMoments(uninitializedBatchSize: batch, taskCount: outputs, representationSize: d)
     : TaskMoments(batchSize: batch, taskCount: outputs, representationSize: d)
+  moments.isMonteCarloEstimate = true
   for o in 0..<outputs {
     for b in 0..<batch where !labels[b, o].isNaN { moments.setPresent(b, o) }
   }
@@ -399,6 +400,7 @@ func multiclassMonteCarloMoments(
 ) -> TaskMoments {
   let (batch, d) = (h.rows, h.columns)
   var moments = TaskMoments(batchSize: batch, taskCount: 1, representationSize: d)
+  moments.isMonteCarloEstimate = true
   for b in 0..<batch where !labels[b, 0].isNaN { moments.setPresent(b, 0) }
   let streams = (0..<sampleChunks).map { _ in generator.split() }
   guard batch > 0, samples > 0 else { return moments }

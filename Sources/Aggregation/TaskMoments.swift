@@ -18,6 +18,11 @@ public struct TaskMoments: Sendable {
   public let taskCount: Int
   /// The representation size `d`.
   public let representationSize: Int
+  /// Whether `mean` and `variance` are Monte-Carlo estimates from `Float` products. Their
+  /// precision weights are then computed in `Float` too (`bayesagg_inverse_powers_float`,
+  /// relative error about 1e-7 · (1 + |α ln v|)), far below the sampling error of about 1/√S;
+  /// exact moments get weights within 2 ulp of `pow` in `Double`.
+  public var isMonteCarloEstimate = false
 
   /// All-zero moments with every task absent.
   public init(batchSize: Int, taskCount: Int, representationSize: Int) {

@@ -27,7 +27,7 @@ enum { LANES = 16, LOGIT_ROWS = 8, LOGIT_VECTORS = 2, MOMENT_ROWS = 8, DRAW_ROWS
 /// so the compiler must keep the addition).
 #define SPLAT(x) ((lanes){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
 
-/// `fast_exp` of MonteCarlo.c lane by lane: the same operations in the same order.
+/// `fast_exp` of FloatMath.h lane by lane: the same operations in the same order.
 static inline __attribute__((always_inline)) lanes exp_lanes(lanes x) {
   x = __builtin_elementwise_max(x, SPLAT(-87.0f));
   x = __builtin_elementwise_min(x, SPLAT(87.0f));

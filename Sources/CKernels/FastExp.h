@@ -2,7 +2,7 @@
 #define BAYESAGG_FAST_EXP_H
 
 // The Cephes `expf` polynomial for e^r, |r| ≤ ln 2 / 2, shared by the scalar `fast_exp`
-// (MonteCarlo.c) and its vector form (BinaryMoments.c) so that both round alike. `p` holds
+// (FloatMath.h) and its vector form (BinaryMoments.c) so that both round alike. `p` holds
 // `FAST_EXP_LEADING` on entry; the caller finishes with e^r ≈ p·r² + r + 1.
 #define FAST_EXP_POLYNOMIAL(p, r)         \
   do {                                  \

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "FloatMath.h"
+
 #pragma clang fp contract(off)
 
 // v^(−α) = e^(−α ln v) in Double, for the precision weights of BayesAgg-MTL, in straight-line
@@ -167,6 +169,48 @@ void bayesagg_inverse_powers(const double *variance, double *precision, size_t c
   // The scalar second pass costs about as much as the vector one, and usually has nothing to
   // do: it runs only when some element needs it.
   if (inverse_powers_vector(variance, precision, count, floor, power, low, high) == 0) return;
+  for (size_t i = 0; i < count; i++) {
+    double v = variance[i] < floor ? floor : variance[i];
+    if (!in_range(v, low, high)) precision[i] = 1.0 / pow(v, power);
+  }
+}
+
+// The same weights in Float, for moments that are Monte-Carlo estimates: their sampling error
+// (about 1/√S, 3% at S = 1024) dwarfs a relative error of 1e-6, and eight or sixteen Float
+// lanes with the short polynomials of FloatMath.h take less than half the Double pass's time.
+
+/// The Float pass over every element; those out of range get a placeholder. Returns whether
+/// any is out of range. No fused multiply-adds, so every level gives the same bits.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static int inverse_powers_float_pass(const double *restrict variance,
+                                        double *restrict precision, size_t count, double floor,
+                                        float power, double low, double high) {
+  int outside = 0;
+  // Sixteen elements per iteration, so that the Float arithmetic fills whole vectors: the width
+  // LLVM picks by itself follows the Double loads. A flag rather than a count of the elements
+  // out of range, for the same reason.
+#pragma clang loop vectorize_width(16) interleave_count(1)
+  for (size_t i = 0; i < count; i++) {
+    double v = variance[i] < floor ? floor : variance[i];
+    int inside = in_range(v, low, high);
+    outside |= !inside;
+    float rounded = inside ? (float)v : 1.0f;
+    precision[i] = (double)fast_exp(-power * log_positive(rounded));
+  }
+  return outside;
+}
+
+void bayesagg_inverse_powers_float(const double *variance, double *precision, size_t count,
+                                   double floor, double power) {
+  // |α ln v| ≤ 80 ⇔ v ∈ [e^(−80/α), e^(80/α)], within Float's normal range (all of it when
+  // α = 0), so that neither the rounding to Float nor the exponential leaves it.
+  double low = power > 0 ? exp(-80.0 / power) : 0.0;
+  double high = power > 0 ? exp(80.0 / power) : INFINITY;
+  low = low > (double)FLT_MIN ? low : (double)FLT_MIN;
+  high = high < (double)FLT_MAX ? high : (double)FLT_MAX;
+  if (!inverse_powers_float_pass(variance, precision, count, floor, (float)power, low, high)) {
+    return;
+  }
   for (size_t i = 0; i < count; i++) {
     double v = variance[i] < floor ? floor : variance[i];
     if (!in_range(v, low, high)) precision[i] = 1.0 / pow(v, power);

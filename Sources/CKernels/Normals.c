@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "FloatMath.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -26,33 +27,13 @@ static inline uint64_t counter_word(uint64_t key, uint64_t counter) {
   return mix(key + (counter + 1) * GOLDEN_GAMMA);
 }
 
-/// ln u for u ∈ [2⁻²⁴, 1): u = 2ᵉ·m with m ∈ [√½, √2), s = (m − 1)/(m + 1),
-/// ln m = 2s (1 + s²/3 + s⁴/5 + s⁶/7 + s⁸/9); s² ≤ 0.0295, so the next term is below 2⁻²⁸.
-static inline float log_unit(float u) {
-  uint32_t bits;
-  memcpy(&bits, &u, sizeof bits);
-  int32_t e = (int32_t)(bits >> 23) - 127;
-  uint32_t mantissa_bits = (bits & 0x007FFFFFu) | 0x3F800000u;
-  float m;
-  memcpy(&m, &mantissa_bits, sizeof m);
-  int32_t above = m >= 1.41421356f ? 1 : 0;
-  m = above ? m * 0.5f : m;
-  float s = (m - 1.0f) / (m + 1.0f);
-  float z = s * s;
-  float p = 1.0f / 9.0f;
-  p = p * z + 1.0f / 7.0f;
-  p = p * z + 1.0f / 5.0f;
-  p = p * z + 1.0f / 3.0f;
-  return (float)(e + above) * 0.693147182f + (2.0f * s + 2.0f * s * z * p);
-}
-
 /// One Box–Muller pair from a 64-bit word. The high 23 bits k give u = (2k + 1)·2⁻²⁴ ∈ (0, 1),
 /// exact in Float, and the radius √(−2 ln u), at most 5.77. The low 32 bits give the angle: the
 /// top two bits the quadrant, the other 30 an offset φ ∈ [−π/4, π/4), whose sine and cosine are
 /// Taylor polynomials to φ⁹ and φ⁸ (remainders below 2⁻²⁵).
 static inline void normal_pair(uint64_t word, float *first, float *second) {
   float u = (float)(2 * (uint32_t)(word >> 41) + 1) * 0x1.0p-24f;
-  float radius = __builtin_elementwise_sqrt(-2.0f * log_unit(u));
+  float radius = __builtin_elementwise_sqrt(-2.0f * log_positive(u));
   uint32_t angle = (uint32_t)word;
   uint32_t quadrant = angle >> 30;
   float phi = ((float)((int32_t)(angle & 0x3FFFFFFFu) - 0x20000000) + 0.5f) *

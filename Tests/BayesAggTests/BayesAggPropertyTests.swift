@@ -80,7 +80,43 @@ struct BayesAggPropertyTests {
   @Test(
     "precision weighting equals eq. 6 with pow: bitwise for α = ½ and 1, to 1e-13 otherwise")
   func weightingMatchesFormula() {
-    // 64 data × 4 tasks × 32 dimensions: enough work to be split over the cores.
+    let moments = weightingMoments()
+    for power in [0.5, 1, 0.0005, 0.3, 2.5] {
+      let g = precisionWeightedAggregate([moments], powers: [power], varianceFloor: 1e-8)
+      let expected = equationSix(moments, power: power)
+      if power == 0.5 || power == 1 {
+        #expect(g.scalars == expected.scalars, "α = \(power)")
+      } else {
+        // The precisions are within 2 ulp; sums that cancel are judged against their terms.
+        let largest = moments.mean.scalars.map(abs).max()! / Double(moments.batchSize)
+        expectClose(
+          g, expected, tolerance: Tolerance(relative: 1e-13, absolute: 1e-15 * largest),
+          "α = \(power)")
+      }
+    }
+  }
+
+  @Test("Monte-Carlo moments are weighted in Float arithmetic, within 1e-5 of eq. 6")
+  func monteCarloWeightingMatchesFormula() {
+    var moments = weightingMoments()
+    moments.isMonteCarloEstimate = true
+    let largest = moments.mean.scalars.map(abs).max()! / Double(moments.batchSize)
+    for power in [0.0005, 0.1, 0.3, 2.5] {
+      let g = precisionWeightedAggregate([moments], powers: [power], varianceFloor: 1e-8)
+      let expected = equationSix(moments, power: power)
+      // Each weight is within about 1e-7 · (1 + |α ln v|), |α ln v| ≤ 47 here.
+      expectClose(
+        g, expected, tolerance: Tolerance(relative: 1e-5, absolute: 1e-5 * largest),
+        "α = \(power)")
+      // Not the Double weights' result, which is within 1e-13 of the formula.
+      let gap = zip(g.scalars, expected.scalars).map { abs($0 - $1) }.max()!
+      #expect(power < 0.001 || gap > 1e-13 * largest, "α = \(power): gap \(gap)")
+    }
+  }
+
+  /// 64 data × 4 tasks × 32 dimensions with normal means and chi-square variances, some tasks
+  /// absent: enough work to be split over the cores.
+  private func weightingMoments() -> TaskMoments {
     var generator = RandomGenerator(seed: 8)
     let (batch, tasks, d) = (64, 4, 32)
     var moments = TaskMoments(batchSize: batch, taskCount: tasks, representationSize: d)
@@ -93,30 +129,25 @@ struct BayesAggPropertyTests {
     for b in 0..<batch {
       for t in 0..<tasks where (b + t) % 3 != 0 { moments.setPresent(b, t) }
     }
-    for power in [0.5, 1, 0.0005, 0.3, 2.5] {
-      let g = precisionWeightedAggregate([moments], powers: [power], varianceFloor: 1e-8)
-      var expected = Matrix(rows: batch, columns: d)
-      for b in 0..<batch {
-        for j in 0..<d {
-          var (sum, weight) = (0.0, 0.0)
-          for t in 0..<tasks where moments.isPresent(b, task: t) {
-            let precision = 1 / pow(max(moments.variance[b, t * d + j], 1e-8), power)
-            sum += precision * moments.mean[b, t * d + j]
-            weight += precision
-          }
-          expected[b, j] = weight > 0 ? sum / weight / Double(batch) : 0
+    return moments
+  }
+
+  /// Eq. 6 term by term with `pow` and the floor 1e-8.
+  private func equationSix(_ moments: TaskMoments, power: Double) -> Matrix {
+    let (batch, d) = (moments.batchSize, moments.representationSize)
+    var expected = Matrix(rows: batch, columns: d)
+    for b in 0..<batch {
+      for j in 0..<d {
+        var (sum, weight) = (0.0, 0.0)
+        for t in 0..<moments.taskCount where moments.isPresent(b, task: t) {
+          let precision = 1 / pow(max(moments.variance[b, t * d + j], 1e-8), power)
+          sum += precision * moments.mean[b, t * d + j]
+          weight += precision
         }
-      }
-      if power == 0.5 || power == 1 {
-        #expect(g.scalars == expected.scalars, "α = \(power)")
-      } else {
-        // The precisions are within 2 ulp; sums that cancel are judged against their terms.
-        let largest = moments.mean.scalars.map(abs).max()! / Double(batch)
-        expectClose(
-          g, expected, tolerance: Tolerance(relative: 1e-13, absolute: 1e-15 * largest),
-          "α = \(power)")
+        expected[b, j] = weight > 0 ? sum / weight / Double(batch) : 0
       }
     }
+    return expected
   }
 
   @Test("an empty batch, representation or group aggregates to zeros of the right shape")

@@ -102,6 +102,35 @@ struct MonteCarloKernelTests {
     }
   }
 
+  @Test("Float inverse powers are within 1e-6 · (1 + |α ln v|) of pow, special values exact")
+  func floatInversePowers() {
+    var generator = RandomGenerator(seed: 14)
+    // Log-uniform over 2⁻¹⁰⁰⁰…2¹⁰⁰⁰: most values fall outside Float's range or make |α ln v|
+    // exceed 80 at the larger powers, and go through `pow`; then the edges of that range.
+    var variances = (0..<4099).map { _ in pow(2, 2000 * generator.nextUniform() - 1000) }
+    variances += (0..<4099).map { _ in pow(10, 16 * generator.nextUniform() - 9) }
+    variances += [
+      0, -1, 1e-9, 1e-8, 1, 2, 1.4142135623730951, 0.7071067811865476,
+      Double(Float.leastNormalMagnitude),
+      Double(Float.greatestFiniteMagnitude), .leastNonzeroMagnitude, .greatestFiniteMagnitude,
+      .infinity, .nan,
+    ]
+    for (floor, power) in [(1e-8, 0.0005), (1e-8, 0.1), (1e-8, 0.25), (1e-8, 3.7), (1e-300, 1.5)] {
+      var precisions = [Double](repeating: -1, count: variances.count)
+      bayesagg_inverse_powers_float(variances, &precisions, variances.count, floor, power)
+      for (v, p) in zip(variances, precisions) {
+        let clamped = max(v, floor)
+        let expected = 1 / pow(clamped, power)
+        if expected.isNaN || expected == 0 || expected.isInfinite {
+          #expect(p.bitPattern == expected.bitPattern, "v = \(v), α = \(power)")
+          continue
+        }
+        let bound = 1e-6 * (1 + abs(power * log(clamped)))
+        #expect(abs(p - expected) <= bound * expected, "v = \(v), α = \(power): \(p)")
+      }
+    }
+  }
+
   @Test("floatMatrixMultiply agrees with matmul, with transposes and wider leading dimensions")
   func floatProducts() {
     var generator = RandomGenerator(seed: 31)

@@ -44,6 +44,13 @@ void bayesagg_max_pool_3x3_stride2(
 void bayesagg_inverse_powers(const double *variance, double *precision, size_t count,
                              double floor, double power);
 
+/// `bayesagg_inverse_powers` in Float arithmetic, for weights of Monte-Carlo moments: relative
+/// error below `1e-6 · (1 + |power · ln v|)`, within about 1e-5 where `|power · ln v| ≤ 80`; the
+/// same on every instruction-set level. Values outside that range, below Float's normal range or
+/// not finite go through libm's `pow` in Double.
+void bayesagg_inverse_powers_float(const double *variance, double *precision, size_t count,
+                                   double floor, double power);
+
 /// `count` standard normals in `Float` from the 64-bit `key`: value `2i` and `2i + 1` are the
 /// Box–Muller pair of word `i` of the SplitMix64 sequence starting at `key` (radius from its high
 /// 23 bits, angle from its low 32), with polynomial logarithm, sine and cosine. Relative error
