@@ -59,7 +59,7 @@ func binaryPosteriors(
         let hb = rows.count == n ? everyRow : everyRow.gatheringRows(rows)
 
         // Gradient of the summed BCE and the Gauss–Newton curvature.
-        let logits = matmul(hb, Matrix(column: theta)).scalars
+        let logits = hb.applied(to: theta)
         var residual = [Double](repeating: 0, count: rows.count)
         let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
         // The precision: the prior's plus the curvature, added in place onto a copy.
@@ -77,7 +77,7 @@ func binaryPosteriors(
             rows: rows.count, columns: width, of: UnsafeBufferPointer(scaled))
         }
         precision.symmetrizeFromLower()
-        let gradient = matmul(hb, Matrix(column: residual), transposeA: true).scalars
+        let gradient = hb.combiningRows(residual)
         results[o] = Result {
           return try newtonStep(
             theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
@@ -187,7 +187,7 @@ private func newtonStep(
   priorPrecision: Matrix, name: String
 ) throws -> GaussianPosterior {
   let offset = zip(theta, priorMean).map { $0 - $1 }
-  let pull = matmul(priorPrecision, Matrix(column: offset)).scalars
+  let pull = priorPrecision.applied(to: offset)
   let step = zip(gradient, pull).map { $0 + $1 }
   var posterior = try GaussianPosterior(mean: theta, precision: precision, name: name)
   let delta = posterior.factor.solve(step)

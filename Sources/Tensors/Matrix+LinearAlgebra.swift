@@ -116,6 +116,28 @@ extension Matrix {
     return c
   }
 
+  /// `A x`, by `cblas_dgemv`: for the small products of the posteriors, where `matmul` with
+  /// a one-column matrix costs several times the arithmetic.
+  ///
+  /// - Precondition: `x.count == columns`.
+  /// - Complexity: O(rows · columns).
+  public func applied(to x: [Double]) -> [Double] {
+    checkStorage("applied")
+    precondition(x.count == columns, "applied: \(x.count) values for \(columns) columns")
+    var result = [Double](repeating: 0, count: rows)
+    guard rows > 0, columns > 0 else { return result }
+    scalars.withUnsafeBufferPointer { pa in
+      x.withUnsafeBufferPointer { px in
+        result.withUnsafeMutableBufferPointer { pr in
+          cblas_dgemv(
+            CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), 1, pa.baseAddress,
+            Int32(columns), px.baseAddress, 1, 0, pr.baseAddress, 1)
+        }
+      }
+    }
+    return result
+  }
+
   /// `wᵀ A`: the combination of the rows with weights `weights`, by `cblas_dgemv`.
   ///
   /// - Precondition: `weights.count == rows`.

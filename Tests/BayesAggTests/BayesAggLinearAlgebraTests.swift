@@ -27,10 +27,10 @@ func naiveProduct(_ a: Matrix, _ b: Matrix) -> Matrix {
 
 @Suite("Matrix linear algebra (BLAS and LAPACK kernels)")
 struct BayesAggLinearAlgebraTests {
-  @Test("the row Gramian (dsyrk) and the row combination (dgemv) agree with naive products")
+  @Test("the row Gramian, row combination and matrix-vector product agree with naive products")
   func gramianAndCombination() {
     var generator = RandomGenerator(seed: 4)
-    for (rows, columns) in [(1, 5), (3, 7), (6, 2)] {
+    for (rows, columns) in [(1, 5), (3, 7), (6, 2), (128, 161)] {
       let a = randomMatrix(rows, columns, &generator)
       expectClose(
         a.rowGramian(), naiveProduct(a, a.transposed()), tolerance: .float64, "A Aᵀ")
@@ -39,6 +39,11 @@ struct BayesAggLinearAlgebraTests {
       expectClose(
         a.combiningRows(w), shape: [columns], naive.scalars, shape: [columns],
         tolerance: .float64, "wᵀA")
+      let x = (0..<columns).map { _ in generator.nextNormal() }
+      let product = naiveProduct(a, Matrix(column: x))
+      expectClose(
+        a.applied(to: x), shape: [rows], product.scalars, shape: [rows], tolerance: .float64,
+        "A x")
     }
   }
 
