@@ -124,18 +124,7 @@ extension Matrix {
   public func applied(to x: [Double]) -> [Double] {
     checkStorage("applied")
     precondition(x.count == columns, "applied: \(x.count) values for \(columns) columns")
-    var result = [Double](repeating: 0, count: rows)
-    guard rows > 0, columns > 0 else { return result }
-    scalars.withUnsafeBufferPointer { pa in
-      x.withUnsafeBufferPointer { px in
-        result.withUnsafeMutableBufferPointer { pr in
-          cblas_dgemv(
-            CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), 1, pa.baseAddress,
-            Int32(columns), px.baseAddress, 1, 0, pr.baseAddress, 1)
-        }
-      }
-    }
-    return result
+    return matrixVectorProduct(x, transposed: false)
   }
 
   /// `wᵀ A`: the combination of the rows with weights `weights`, by `cblas_dgemv`.
@@ -145,14 +134,20 @@ extension Matrix {
   public func combiningRows(_ weights: [Double]) -> [Double] {
     checkStorage("combiningRows")
     precondition(weights.count == rows, "combiningRows: \(weights.count) weights for \(rows) rows")
-    var result = [Double](repeating: 0, count: columns)
+    return matrixVectorProduct(weights, transposed: true)
+  }
+
+  /// `op(A) v` by `cblas_dgemv`, `op(A)` being `Aᵀ` when `transposed`; `v` has the matching
+  /// length (the callers check it).
+  private func matrixVectorProduct(_ v: [Double], transposed: Bool) -> [Double] {
+    var result = [Double](repeating: 0, count: transposed ? columns : rows)
     guard rows > 0, columns > 0 else { return result }
     scalars.withUnsafeBufferPointer { pa in
-      weights.withUnsafeBufferPointer { pw in
+      v.withUnsafeBufferPointer { pv in
         result.withUnsafeMutableBufferPointer { pr in
           cblas_dgemv(
-            CblasRowMajor, CblasTrans, Int32(rows), Int32(columns), 1, pa.baseAddress,
-            Int32(columns), pw.baseAddress, 1, 0, pr.baseAddress, 1)
+            CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns),
+            1, pa.baseAddress, Int32(columns), pv.baseAddress, 1, 0, pr.baseAddress, 1)
         }
       }
     }
