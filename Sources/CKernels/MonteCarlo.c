@@ -6,13 +6,48 @@
 
 #pragma clang fp contract(off)
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, size_t count,
-                               float target) {
+/// σ(x) − target and its square for each logit, with e⁻ˣ by `fast_exp_fused` (`fused`) or
+/// `fast_exp`. Compiled once per instruction-set level below.
+static inline __attribute__((always_inline)) void binary_residuals_pass(
+    float *restrict logits, float *restrict squares, size_t count, float target, int fused) {
   for (size_t i = 0; i < count; i++) {
-    float residual = 1.0f / (1.0f + fast_exp(-logits[i])) - target;
+    float e = fused ? fast_exp_fused(-logits[i]) : fast_exp(-logits[i]);
+    float residual = 1.0f / (1.0f + e) - target;
     logits[i] = residual;
     squares[i] = residual * residual;
+  }
+}
+
+/// AVX-512 keeps `fast_exp`: its processors take the register tiles, whose residuals
+/// (BinaryMoments.c) equal these bit for bit.
+__attribute__((target("avx512f"))) static void binary_residuals_avx512(
+    float *restrict logits, float *restrict squares, size_t count, float target) {
+  binary_residuals_pass(logits, squares, count, target, 0);
+}
+
+__attribute__((target("avx2,fma"))) static void binary_residuals_avx2(
+    float *restrict logits, float *restrict squares, size_t count, float target) {
+  binary_residuals_pass(logits, squares, count, target, 1);
+}
+
+static void binary_residuals_baseline(float *restrict logits, float *restrict squares,
+                                      size_t count, float target) {
+  binary_residuals_pass(logits, squares, count, target, 0);
+}
+
+int bayesagg_binary_residuals_fused(void) {
+  return !__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+         __builtin_cpu_supports("fma");
+}
+
+void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, size_t count,
+                               float target) {
+  if (__builtin_cpu_supports("avx512f")) {
+    binary_residuals_avx512(logits, squares, count, target);
+  } else if (bayesagg_binary_residuals_fused()) {
+    binary_residuals_avx2(logits, squares, count, target);
+  } else {
+    binary_residuals_baseline(logits, squares, count, target);
   }
 }
 

@@ -159,9 +159,16 @@ void bayesagg_adam(
 
 /// The residuals of sigmoid outputs against one label, in place, and their squares:
 /// `logits[i] ← σ(logits[i]) − target`, `squares[i] ← logits[i]²`, with `σ(a) = 1 / (1 + e⁻ᵃ)`
-/// and eˣ by the Swift `fastExp` (MonteCarloMoments.swift), operation for operation.
+/// and eˣ by the Swift `fastExp` (MonteCarloMoments.swift), operation for operation; or, where
+/// `bayesagg_binary_residuals_fused` says so, with its reduction and polynomial as fused
+/// multiply-adds (eˣ within 1 ulp of `fastExp`).
 void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, size_t count,
                                float target);
+
+/// Whether `bayesagg_binary_residuals` uses fused multiply-adds: on processors with AVX2 and FMA
+/// but not AVX-512 (those with AVX-512 take the register tiles, whose residuals equal the
+/// unfused ones bit for bit).
+int bayesagg_binary_residuals_fused(void);
 
 /// Adds `shift` (length `width`) to each of the `count` rows of `rows` (`[count, width]`);
 /// when `squares` is not null, also writes the squares of each shifted row's first
