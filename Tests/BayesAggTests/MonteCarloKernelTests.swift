@@ -335,7 +335,9 @@ struct MonteCarloCKernelTests {
 
   @Test(
     "tiled logit residuals match Double sums, 0 for NaN targets, at remainder shapes",
-    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+    .enabled(
+      if: bayesagg_binary_tiles_supported() != 0,
+      "the register tiles need AVX-512, which this processor lacks"))
   func tiledLogitResiduals() {
     var generator = RandomGenerator(seed: 43)
     // (samples, width, batch): full tiles, a sample remainder, a one-wide head, padding.
@@ -375,7 +377,9 @@ struct MonteCarloCKernelTests {
 
   @Test(
     "tiled gradient sums match Double sums and write only the rows and columns asked for",
-    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+    .enabled(
+      if: bayesagg_binary_tiles_supported() != 0,
+      "the register tiles need AVX-512, which this processor lacks"))
   func tiledGradientMoments() {
     var generator = RandomGenerator(seed: 44)
     // (batch, d, samples): full tiles, row and column remainders, one of each.
@@ -417,7 +421,9 @@ struct MonteCarloCKernelTests {
 
   @Test(
     "binary Monte-Carlo moments by the tiles equal those by BLAS to rounding",
-    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+    .enabled(
+      if: bayesagg_binary_tiles_supported() != 0,
+      "the register tiles need AVX-512, which this processor lacks"))
   func tilesAgreeWithBLAS() throws {
     for (batch, d, outputs, samples) in [(40, 23, 3, 77), (128, 160, 2, 1024), (1, 1, 1, 1)] {
       let problem = ClassificationProblem(
@@ -455,7 +461,9 @@ struct MonteCarloCKernelTests {
 
   @Test(
     "tiled draws equal BLAS's triangular product and the shift bitwise, squares included",
-    .enabled(if: bayesagg_binary_tiles_supported() != 0))
+    .enabled(
+      if: bayesagg_binary_tiles_supported() != 0,
+      "the register tiles need AVX-512, which this processor lacks"))
   func tiledDraws() throws {
     var generator = RandomGenerator(seed: 47)
     // (samples, n, square width): a full tile, row and column remainders, one of each, none.
