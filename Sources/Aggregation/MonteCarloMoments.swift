@@ -190,7 +190,7 @@ enum DrawTriangle {
     self =
       tiles && 2 * factor.size < samples
       ? .inverse(factor.lowerInverseAsFloat(padding: 16))
-      : .factor(factor.lower.scalars.map { Float($0) })
+      : .factor(factor.lowerAsFloat())
   }
 }
 
