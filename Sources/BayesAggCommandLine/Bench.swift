@@ -265,6 +265,13 @@ enum Bench {
       String(
         format: "ratio BayesAgg-MTL / LS step (alternating): %.2f×",
         median(bayesTimes) / median(pairedLSTimes)))
+    // Each BayesAgg-MTL step over the LS step just before it: a pair sees one load on the
+    // machine, so these ratios spread less than the two medians do when the load drifts.
+    let pairRatios = zip(bayesTimes, pairedLSTimes).map { $0 / $1 }
+    console.print(
+      String(
+        format: "  step by step: median %.3f×, quartiles %.3f–%.3f×", median(pairRatios),
+        quantile(pairRatios, 0.25), quantile(pairRatios, 0.75)))
     for configuration in benchCase.others {
       let method = configuration.method
       let trainer = try Trainer(recipe: recipe, configuration: configuration)
@@ -428,6 +435,15 @@ enum Bench {
     guard !sorted.isEmpty else { return .nan }
     let mid = sorted.count / 2
     return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+
+  /// The `q`-quantile of `values` (`0 ≤ q ≤ 1`), interpolating between the nearest two.
+  static func quantile(_ values: [Double], _ q: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    let position = q * Double(sorted.count - 1)
+    let (low, high) = (Int(position.rounded(.down)), Int(position.rounded(.up)))
+    return sorted[low] + (sorted[high] - sorted[low]) * (position - Double(low))
   }
 
   static func row(_ name: String, _ times: [Double]) -> String {
