@@ -22,7 +22,9 @@ static inline void column_maxima(
   }
   for (int32_t u = first + 1; u <= last; u++) {
     const float *row = top + (size_t)(u - first) * width;
-#pragma clang loop vectorize(enable) vectorize_predicate(enable)
+// No predication: masked stores are microcoded on AMD's processors, and made this loop the
+// slowest part of the CIFAR-MTL step there.
+#pragma clang loop vectorize(enable)
     for (size_t c = 0; c < width; c++) {
       float value = row[c], best = column_max[c];
       int takes = (value > best) | ((value != value) & (best == best));
@@ -32,12 +34,39 @@ static inline void column_maxima(
   }
 }
 
+/// The best of columns `c…c + k − 1` of the column maxima for every `c ≤ span − k`, as a value
+/// and its offset `u·k + v` in the window starting at column `c`: a sliding window over whole
+/// vectors, of which the caller keeps every `k`-th (the windows that tile the row). Three times
+/// the comparisons of the tiling windows alone, but in vectors rather than one window at a
+/// time; `beats` is a strict order, so folding the columns left to right gives the same choice.
+static inline __attribute__((always_inline)) void sliding_window_maxima(
+    const float *restrict column_max, const int32_t *restrict column_row, size_t span,
+    size_t k, float *restrict window_max, int32_t *restrict window_index) {
+#pragma clang loop vectorize(enable)
+  for (size_t c = 0; c + k <= span; c++) {
+    float best = column_max[c];
+    int32_t best_index = column_row[c] * (int32_t)k;
+    for (size_t v = 1; v < k; v++) {
+      float value = column_max[c + v];
+      int32_t index = column_row[c + v] * (int32_t)k + (int32_t)v;
+      int takes = beats(value, index, best, best_index);
+      best = takes ? value : best;
+      best_index = takes ? index : best_index;
+    }
+    window_max[c] = best;
+    window_index[c] = best_index;
+  }
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void bayesagg_max_pool_tiles(
     const float *restrict x, size_t planes, size_t height, size_t width, size_t k,
     float *restrict pooled, uint8_t *restrict choices, float *restrict column_max,
     int32_t *restrict column_row) {
-  const size_t out_height = height / k, out_width = width / k;
+  const size_t out_height = height / k, out_width = width / k, span = out_width * k;
+  if (out_width == 0) return;
+  float window_max[span];
+  int32_t window_index[span];
   for (size_t plane = 0; plane < planes; plane++) {
     const float *image = x + plane * height * width;
     float *y = pooled + plane * out_height * out_width;
@@ -46,6 +75,20 @@ void bayesagg_max_pool_tiles(
       const float *top = image + i * k * width;
       // Whole rows (`width` ≥ `span` columns) keep the vector loops free of short remainders.
       column_maxima(top, width, 0, (int32_t)k - 1, column_max, column_row);
+      if (span >= 16 && (k == 2 || k == 3)) {
+        // Rows of several vectors, with a window size LLVM can unroll: the sliding maxima.
+        if (k == 3) {
+          sliding_window_maxima(column_max, column_row, span, 3, window_max, window_index);
+        } else {
+          sliding_window_maxima(column_max, column_row, span, 2, window_max, window_index);
+        }
+        for (size_t j = 0; j < out_width; j++) {
+          y[i * out_width + j] = window_max[j * k];
+          chosen[i * out_width + j] = (uint8_t)window_index[j * k];
+        }
+        continue;
+      }
+      // Short rows (where vectors would be mostly set-up) and other sizes: window by window.
       for (size_t j = 0; j < out_width; j++) {
         float best = column_max[j * k];
         int best_index = column_row[j * k] * (int)k;

@@ -91,6 +91,37 @@ struct ConvolutionPoolingTests {
     #expect(fused.gradient[1] == 1 && fused.gradient[12] == 2 && fused.gradient[6] == 3)
   }
 
+  @Test(
+    "wide rows, whose windows are found by sliding maxima, break ties and NaNs alike",
+    arguments: [(3, 33), (2, 34), (3, 48), (4, 40)])
+  func wideRowTiesAndNaN(poolSize: Int, width: Int) {
+    // Values from a small set, so most windows hold ties, some of them NaNs or signed zeros.
+    var generator = RandomGenerator(seed: UInt64(width))
+    let choices: [Float] = [0, -0.0, 1, 1, 2, .nan]
+    let (planes, height) = (5, 2 * poolSize + 1)
+    let values = (0..<(planes * height * width)).map { _ in
+      choices[Int(generator.nextUniform() * Double(choices.count)) % choices.count]
+    }
+    // One channel per image and a 1×1 identity convolution, which hands each plane to the
+    // pooling unchanged (a mixing of channels would spread the NaNs).
+    let x = Variable(
+      Tensor(shape: [planes, 1, height, width], scalars: values), requiresGradient: true)
+    let identity = Variable(Tensor(shape: [1, 1, 1, 1], scalars: [1]))
+    let pooled = [planes, 1, height / poolSize, width / poolSize]
+    let seed = Tensor(
+      shape: pooled, scalars: (0..<pooled.reduce(1, *)).map { Float($0 % 7 + 1) })
+    func run(_ body: () -> Variable) -> (value: [UInt32], gradient: [Float]) {
+      x.zeroGradient()
+      let y = body()
+      y.backward(seed: seed)
+      return (y.value.scalars.map(\.bitPattern), x.gradient!.scalars)
+    }
+    let fused = run { x.conv2dMaxPooled(weight: identity, poolSize: poolSize) }
+    let reference = run { x.maxPool2d(kernelSize: poolSize) }
+    #expect(fused.value == reference.value, "k = \(poolSize), width \(width)")
+    #expect(fused.gradient == reference.gradient, "k = \(poolSize), width \(width)")
+  }
+
   @Test("backward agrees with central differences")
   func gradientCheck() {
     var generator = RandomGenerator(seed: 31)
