@@ -34,6 +34,26 @@ static inline void column_maxima(
   }
 }
 
+/// `column_maxima` over rows `0…k − 1` for the first `span` columns, with `k` a constant the
+/// caller passes: each column's maximum and row stay in registers down the `k` rows, and are
+/// stored once.
+static inline __attribute__((always_inline)) void column_maxima_unrolled(
+    const float *restrict top, size_t span, size_t width, int32_t k, float *restrict column_max,
+    int32_t *restrict column_row) {
+  for (size_t c = 0; c < span; c++) {
+    float best = top[c];
+    int32_t row = 0;
+    for (int32_t u = 1; u < k; u++) {
+      float value = top[(size_t)u * width + c];
+      int takes = (value > best) | ((value != value) & (best == best));
+      best = takes ? value : best;
+      row = takes ? u : row;
+    }
+    column_max[c] = best;
+    column_row[c] = row;
+  }
+}
+
 /// The best of columns `c…c + k − 1` of the column maxima for every `c ≤ span − k`, as a value
 /// and its offset `u·k + v` in the window starting at column `c`: a sliding window over whole
 /// vectors, of which the caller keeps every `k`-th (the windows that tile the row). Three times
@@ -73,13 +93,14 @@ void bayesagg_max_pool_tiles(
     uint8_t *chosen = choices + plane * out_height * out_width;
     for (size_t i = 0; i < out_height; i++) {
       const float *top = image + i * k * width;
-      // Whole rows (`width` ≥ `span` columns) keep the vector loops free of short remainders.
-      column_maxima(top, width, 0, (int32_t)k - 1, column_max, column_row);
       if (span >= 16 && (k == 2 || k == 3)) {
-        // Rows of several vectors, with a window size LLVM can unroll: the sliding maxima.
+        // Rows of several vectors, with a window size LLVM can unroll: the column maxima in
+        // one pass, then the sliding maxima.
         if (k == 3) {
+          column_maxima_unrolled(top, width, width, 3, column_max, column_row);
           sliding_window_maxima(column_max, column_row, span, 3, window_max, window_index);
         } else {
+          column_maxima_unrolled(top, width, width, 2, column_max, column_row);
           sliding_window_maxima(column_max, column_row, span, 2, window_max, window_index);
         }
         for (size_t j = 0; j < out_width; j++) {
@@ -89,6 +110,8 @@ void bayesagg_max_pool_tiles(
         continue;
       }
       // Short rows (where vectors would be mostly set-up) and other sizes: window by window.
+      // Whole rows (`width` ≥ `span` columns) keep the vector loops free of short remainders.
+      column_maxima(top, width, 0, (int32_t)k - 1, column_max, column_row);
       for (size_t j = 0; j < out_width; j++) {
         float best = column_max[j * k];
         int best_index = column_row[j * k] * (int)k;
