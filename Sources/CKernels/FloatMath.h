@@ -4,7 +4,8 @@
 // The exponential and logarithm in Float that the vector kernels share: the residuals
 // (MonteCarlo.c), the normals (Normals.c) and the Float precision weights (InversePowers.c).
 // Straight-line code that vectorises, with no fused multiply-adds, so that every
-// instruction-set level rounds alike.
+// instruction-set level rounds alike; `fast_exp_fused` alone fuses them, for callers compiled
+// with FMA.
 
 #include <stdint.h>
 #include <string.h>

@@ -159,6 +159,16 @@ static size_t inverse_powers_vector(const double *restrict variance, double *res
   return inverse_powers_baseline(variance, precision, count, floor, power, low, high);
 }
 
+/// The second pass of both kernels: libm's `pow` for the elements whose floored variance lies
+/// outside [low, high], which the vector pass gave a placeholder.
+static void redo_out_of_range(const double *variance, double *precision, size_t count,
+                              double floor, double power, double low, double high) {
+  for (size_t i = 0; i < count; i++) {
+    double v = variance[i] < floor ? floor : variance[i];
+    if (!in_range(v, low, high)) precision[i] = 1.0 / pow(v, power);
+  }
+}
+
 void bayesagg_inverse_powers(const double *variance, double *precision, size_t count,
                              double floor, double power) {
   // |α ln v| ≤ 690 ⇔ v ∈ [e^(−690/α), e^(690/α)] (all v when α = 0).
@@ -169,10 +179,7 @@ void bayesagg_inverse_powers(const double *variance, double *precision, size_t c
   // The scalar second pass costs about as much as the vector one, and usually has nothing to
   // do: it runs only when some element needs it.
   if (inverse_powers_vector(variance, precision, count, floor, power, low, high) == 0) return;
-  for (size_t i = 0; i < count; i++) {
-    double v = variance[i] < floor ? floor : variance[i];
-    if (!in_range(v, low, high)) precision[i] = 1.0 / pow(v, power);
-  }
+  redo_out_of_range(variance, precision, count, floor, power, low, high);
 }
 
 // The same weights in Float, for moments that are Monte-Carlo estimates: their sampling error
@@ -182,9 +189,9 @@ void bayesagg_inverse_powers(const double *variance, double *precision, size_t c
 /// The Float pass over every element; those out of range get a placeholder. Returns whether
 /// any is out of range. No fused multiply-adds, so every level gives the same bits.
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static int inverse_powers_float_pass(const double *restrict variance,
-                                        double *restrict precision, size_t count, double floor,
-                                        float power, double low, double high) {
+static int inverse_powers_float_pass(const double *restrict variance, double *restrict precision,
+                                     size_t count, double floor, float power, double low,
+                                     double high) {
   int outside = 0;
   // Sixteen elements per iteration, so that the Float arithmetic fills whole vectors: the width
   // LLVM picks by itself follows the Double loads. A flag rather than a count of the elements
@@ -211,8 +218,5 @@ void bayesagg_inverse_powers_float(const double *variance, double *precision, si
   if (!inverse_powers_float_pass(variance, precision, count, floor, (float)power, low, high)) {
     return;
   }
-  for (size_t i = 0; i < count; i++) {
-    double v = variance[i] < floor ? floor : variance[i];
-    if (!in_range(v, low, high)) precision[i] = 1.0 / pow(v, power);
-  }
+  redo_out_of_range(variance, precision, count, floor, power, low, high);
 }
