@@ -34,13 +34,12 @@ static inline void column_maxima(
   }
 }
 
-/// `column_maxima` over rows `0…k − 1` for the first `span` columns, with `k` a constant the
-/// caller passes: each column's maximum and row stay in registers down the `k` rows, and are
-/// stored once.
+/// `column_maxima` over rows `0…k − 1`, with `k` a constant the caller passes: each column's
+/// maximum and row stay in registers down the `k` rows, and are stored once.
 static inline __attribute__((always_inline)) void column_maxima_unrolled(
-    const float *restrict top, size_t span, size_t width, int32_t k, float *restrict column_max,
+    const float *restrict top, size_t width, int32_t k, float *restrict column_max,
     int32_t *restrict column_row) {
-  for (size_t c = 0; c < span; c++) {
+  for (size_t c = 0; c < width; c++) {
     float best = top[c];
     int32_t row = 0;
     for (int32_t u = 1; u < k; u++) {
@@ -56,7 +55,7 @@ static inline __attribute__((always_inline)) void column_maxima_unrolled(
 
 /// The best of columns `c…c + k − 1` of the column maxima for every `c ≤ span − k`, as a value
 /// and its offset `u·k + v` in the window starting at column `c`: a sliding window over whole
-/// vectors, of which the caller keeps every `k`-th (the windows that tile the row). Three times
+/// vectors, of which the caller keeps every `k`-th (the windows that tile the row). `k` times
 /// the comparisons of the tiling windows alone, but in vectors rather than one window at a
 /// time; `beats` is a strict order, so folding the columns left to right gives the same choice.
 static inline __attribute__((always_inline)) void sliding_window_maxima(
@@ -97,10 +96,10 @@ void bayesagg_max_pool_tiles(
         // Rows of several vectors, with a window size LLVM can unroll: the column maxima in
         // one pass, then the sliding maxima.
         if (k == 3) {
-          column_maxima_unrolled(top, width, width, 3, column_max, column_row);
+          column_maxima_unrolled(top, width, 3, column_max, column_row);
           sliding_window_maxima(column_max, column_row, span, 3, window_max, window_index);
         } else {
-          column_maxima_unrolled(top, width, width, 2, column_max, column_row);
+          column_maxima_unrolled(top, width, 2, column_max, column_row);
           sliding_window_maxima(column_max, column_row, span, 2, window_max, window_index);
         }
         for (size_t j = 0; j < out_width; j++) {
