@@ -36,13 +36,13 @@ static void binary_residuals_baseline(float *restrict logits, float *restrict sq
 }
 
 int bayesagg_binary_residuals_fused(void) {
-  return !__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+  return !bayesagg_binary_tiles_supported() && __builtin_cpu_supports("avx2") &&
          __builtin_cpu_supports("fma");
 }
 
 void bayesagg_binary_residuals(float *restrict logits, float *restrict squares, size_t count,
                                float target) {
-  if (__builtin_cpu_supports("avx512f")) {
+  if (bayesagg_binary_tiles_supported()) {
     binary_residuals_avx512(logits, squares, count, target);
   } else if (bayesagg_binary_residuals_fused()) {
     binary_residuals_avx2(logits, squares, count, target);

@@ -77,6 +77,14 @@ static inline __attribute__((always_inline)) void sliding_window_maxima(
   }
 }
 
+/// The column maxima of one row of windows, then their sliding maxima, for a constant `k`.
+static inline __attribute__((always_inline)) void row_window_maxima(
+    const float *restrict top, size_t width, size_t span, int32_t k, float *restrict column_max,
+    int32_t *restrict column_row, float *restrict window_max, int32_t *restrict window_index) {
+  column_maxima_unrolled(top, width, k, column_max, column_row);
+  sliding_window_maxima(column_max, column_row, span, (size_t)k, window_max, window_index);
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void bayesagg_max_pool_tiles(
     const float *restrict x, size_t planes, size_t height, size_t width, size_t k,
@@ -96,11 +104,9 @@ void bayesagg_max_pool_tiles(
         // Rows of several vectors, with a window size LLVM can unroll: the column maxima in
         // one pass, then the sliding maxima.
         if (k == 3) {
-          column_maxima_unrolled(top, width, 3, column_max, column_row);
-          sliding_window_maxima(column_max, column_row, span, 3, window_max, window_index);
+          row_window_maxima(top, width, span, 3, column_max, column_row, window_max, window_index);
         } else {
-          column_maxima_unrolled(top, width, 2, column_max, column_row);
-          sliding_window_maxima(column_max, column_row, span, 2, window_max, window_index);
+          row_window_maxima(top, width, span, 2, column_max, column_row, window_max, window_index);
         }
         for (size_t j = 0; j < out_width; j++) {
           y[i * out_width + j] = window_max[j * k];
