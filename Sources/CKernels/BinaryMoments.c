@@ -18,7 +18,14 @@ typedef uint32_t bits_lanes __attribute__((vector_size(64)));
 typedef int32_t mask_lanes __attribute__((vector_size(64)));
 typedef float unaligned_lanes __attribute__((vector_size(64), aligned(4), may_alias));
 
-enum { LANES = 16, LOGIT_ROWS = 8, LOGIT_VECTORS = 2, MOMENT_ROWS = 8, DRAW_ROWS = 8 };
+enum {
+  LANES = 16,
+  LOGIT_ROWS = 8,
+  LOGIT_VECTORS = 2,
+  MOMENT_COLUMNS = 7,
+  MOMENT_VECTORS = 2,
+  DRAW_ROWS = 8
+};
 
 #define LOAD(p) (*(const unaligned_lanes *)(p))
 #define STORE(p, v) (*(unaligned_lanes *)(p) = (v))
@@ -96,34 +103,40 @@ void bayesagg_binary_logit_residuals(const float *weights, size_t weight_stride,
   }
 }
 
-/// The sums of `bayesagg_binary_gradient_moments` for data `0..<8` and columns `0..<16` of
-/// the blocks passed; the first `rows` data and `columns` columns are stored. Each residual
-/// is used once, so it is broadcast from memory inside its multiply-add.
+/// The sums of `bayesagg_binary_gradient_moments` for the 32 data and `MOMENT_COLUMNS`
+/// columns from the pointers passed; the first `rows` data and `columns` columns are stored.
+/// The data lie along the vectors, where the residuals are contiguous, and each column's draw
+/// and square are broadcast: per sample, four vector loads and fourteen broadcasts feed 28
+/// multiply-adds (a tile along the columns would load one broadcast per multiply-add).
 static inline __attribute__((always_inline)) void moment_tile(
     size_t rows, size_t columns, const float *restrict residuals, const float *restrict squares,
     size_t batch_stride, size_t samples, const float *restrict weights, size_t weight_stride,
     const float *restrict weight_squares, size_t square_stride, float scale,
     float *restrict mean, float *restrict second, size_t out_stride) {
-  lanes first_sums[MOMENT_ROWS] = {}, second_sums[MOMENT_ROWS] = {};
+  lanes first_sums[MOMENT_COLUMNS][MOMENT_VECTORS] = {};
+  lanes second_sums[MOMENT_COLUMNS][MOMENT_VECTORS] = {};
   for (size_t s = 0; s < samples; s++) {
-    lanes weight = LOAD(weights + s * weight_stride);
-    lanes weight_square = LOAD(weight_squares + s * square_stride);
-    const float *r = residuals + s * batch_stride, *q = squares + s * batch_stride;
-    for (size_t i = 0; i < MOMENT_ROWS; i++) {
-      first_sums[i] = FMA(SPLAT(r[i]), weight, first_sums[i]);
-      second_sums[i] = FMA(SPLAT(q[i]), weight_square, second_sums[i]);
+    lanes residual[MOMENT_VECTORS], square[MOMENT_VECTORS];
+    for (size_t v = 0; v < MOMENT_VECTORS; v++) {
+      residual[v] = LOAD(residuals + s * batch_stride + v * LANES);
+      square[v] = LOAD(squares + s * batch_stride + v * LANES);
+    }
+    const float *w = weights + s * weight_stride, *w2 = weight_squares + s * square_stride;
+    for (size_t j = 0; j < MOMENT_COLUMNS; j++) {
+      lanes weight = SPLAT(w[j]), weight_square = SPLAT(w2[j]);
+      for (size_t v = 0; v < MOMENT_VECTORS; v++) {
+        first_sums[j][v] = FMA(residual[v], weight, first_sums[j][v]);
+        second_sums[j][v] = FMA(square[v], weight_square, second_sums[j][v]);
+      }
     }
   }
-  for (size_t i = 0; i < rows; i++) {
-    lanes m = first_sums[i] * scale, q = second_sums[i] * scale;
-    float *mo = mean + i * out_stride, *so = second + i * out_stride;
-    if (columns == LANES) {
-      STORE(mo, m);
-      STORE(so, q);
-    } else {
-      for (size_t l = 0; l < columns; l++) {
-        mo[l] = m[l];
-        so[l] = q[l];
+  // Transposed on the way out: `mean` and `second` are `[B, d]`.
+  for (size_t j = 0; j < columns; j++) {
+    for (size_t v = 0; v < MOMENT_VECTORS; v++) {
+      lanes m = first_sums[j][v] * scale, q = second_sums[j][v] * scale;
+      for (size_t l = 0; l < LANES && v * LANES + l < rows; l++) {
+        mean[(v * LANES + l) * out_stride + j] = m[l];
+        second[(v * LANES + l) * out_stride + j] = q[l];
       }
     }
   }
@@ -134,17 +147,18 @@ void bayesagg_binary_gradient_moments(const float *residuals, const float *squar
                                       const float *weights, size_t weight_stride,
                                       const float *weight_squares, size_t square_stride,
                                       size_t d, float scale, float *mean, float *second) {
-  // A block of 16 columns of the draws and their squares (64 KB each for 1024 samples) stays
-  // in the core's cache while every block of data passes over it. The last block of data
-  // reads residuals past `batch` (within `batch_stride`, a multiple of 8) and stores only
-  // its own rows.
-  for (size_t j = 0; j < d; j += LANES) {
-    size_t columns = d - j < LANES ? d - j : LANES;
-    for (size_t b = 0; b < batch; b += MOMENT_ROWS) {
-      size_t rows = batch - b < MOMENT_ROWS ? batch - b : MOMENT_ROWS;
-      moment_tile(rows, columns, residuals + b, squares + b, batch_stride, samples,
-                  weights + j, weight_stride, weight_squares + j, square_stride, scale,
-                  mean + b * d + j, second + b * d + j, d);
+  // A block of 32 data's residuals and squares (256 KB for 1024 samples) stays in the core's
+  // cache while every block of columns passes over it. The last blocks read residuals past
+  // `batch` (within `batch_stride`, a multiple of 32) and draws past column `d` (up to
+  // `MOMENT_COLUMNS − 1` floats past the last row), and store only their own data and columns.
+  size_t block = MOMENT_VECTORS * LANES;
+  for (size_t b = 0; b < batch; b += block) {
+    size_t rows = batch - b < block ? batch - b : block;
+    for (size_t j = 0; j < d; j += MOMENT_COLUMNS) {
+      size_t columns = d - j < MOMENT_COLUMNS ? d - j : MOMENT_COLUMNS;
+      moment_tile(rows, columns, residuals + b, squares + b, batch_stride, samples, weights + j,
+                  weight_stride, weight_squares + j, square_stride, scale, mean + b * d + j,
+                  second + b * d + j, d);
     }
   }
 }

@@ -198,10 +198,10 @@ void bayesagg_binary_logit_residuals(const float *weights, size_t weight_stride,
 
 /// `mean[b · d + j] = scale · Σ_s residuals[s · batch_stride + b] · weights[s · weight_stride
 /// + j]` and `second[b · d + j] = scale · Σ_s squares[s · batch_stride + b] ·
-/// weight_squares[s · square_stride + j]`, for `b < batch`, `j < d`, `s < samples`. Whole
-/// vectors of 16 are read from each row of `weights` and `weight_squares`, so both must have
-/// 16 readable floats after their last used one, and residuals up to `b` rounded up to a
-/// multiple of 8, which `batch_stride` must reach. AVX-512 only.
+/// weight_squares[s · square_stride + j]`, for `b < batch`, `j < d`, `s < samples`. Up to 6
+/// floats past column `d − 1` are read from each row of `weights` and `weight_squares`, so
+/// both must have 16 readable floats after their last used one, and residuals up to `b`
+/// rounded up to a multiple of 32, which `batch_stride` must reach. AVX-512 only.
 void bayesagg_binary_gradient_moments(const float *residuals, const float *squares,
                                       size_t batch_stride, size_t batch, size_t samples,
                                       const float *weights, size_t weight_stride,
