@@ -174,7 +174,7 @@ private struct Workspace {
 /// posterior precision `Λ = L Lᵀ`.
 enum DrawTriangle {
   /// `L⁻¹`, computed in `Double` and rounded: the rows are multiplied by it, within about 1e-7
-  /// relative of the exact draws. Followed by 16 zeros for `bayesagg_draw_rows`.
+  /// relative of the exact draws. Followed by 32 zeros for `bayesagg_draw_rows`.
   case inverse([Float])
   /// `L` rounded: the rows are solved against it, within about `cond(L) · 6e-8` relative.
   case factor([Float])
@@ -189,7 +189,7 @@ enum DrawTriangle {
   init(_ factor: CholeskyFactor, samples: Int, tiles: Bool) {
     self =
       tiles && 2 * factor.size < samples
-      ? .inverse(factor.lowerInverseAsFloat(padding: 16))
+      ? .inverse(factor.lowerInverseAsFloat(padding: 32))
       : .factor(factor.lowerAsFloat())
   }
 }

@@ -24,7 +24,8 @@ enum {
   LOGIT_VECTORS = 2,
   MOMENT_COLUMNS = 7,
   MOMENT_VECTORS = 2,
-  DRAW_ROWS = 8
+  DRAW_ROWS = 8,
+  DRAW_VECTORS = 2
 };
 
 #define LOAD(p) (*(const unaligned_lanes *)(p))
@@ -163,37 +164,46 @@ void bayesagg_binary_gradient_moments(const float *residuals, const float *squar
   }
 }
 
-/// One tile of `bayesagg_draw_rows`: `rows` samples by the 16 columns from `j0`. Each
-/// element of `z` is used once, so it is broadcast from memory inside its multiply-add.
+/// One tile of `bayesagg_draw_rows`: `rows` samples by the 32 columns from `j0`. Each
+/// element of `z` is broadcast once for both vectors of columns.
 static inline __attribute__((always_inline)) void draw_tile(
     size_t rows, float *restrict z, size_t n, size_t j0, const float *restrict inverse,
     const float *restrict mean, float *restrict squares, size_t square_width) {
-  lanes sums[DRAW_ROWS] = {};
+  lanes sums[DRAW_ROWS][DRAW_VECTORS] = {};
   // Row k of L⁻¹ is zero past column k, so columns from j0 take only k ≥ j0: in increasing
   // k, as BLAS's triangular product sums them, which makes the draws equal to its bit for bit.
+  // The second vector's columns also take the zeros of rows j0 ..< j0 + 16, which leave its
+  // sums at +0 (+0 plus ±0 is +0) until its own rows begin.
   for (size_t k = j0; k < n; k++) {
-    lanes x = LOAD(inverse + k * n + j0);
-    for (size_t i = 0; i < rows; i++) sums[i] = FMA(SPLAT(z[i * n + k]), x, sums[i]);
-  }
-  lanes shift = LOAD(mean + j0);
-  size_t count = n - j0 < LANES ? n - j0 : LANES;
-  size_t square_count = j0 >= square_width ? 0 : square_width - j0;
-  square_count = square_count < count ? square_count : count;
-  for (size_t i = 0; i < rows; i++) {
-    lanes w = sums[i] + shift;
-    float *row = z + i * n + j0;
-    if (count == LANES) {
-      STORE(row, w);
-    } else {
-      for (size_t l = 0; l < count; l++) row[l] = w[l];
+    lanes x[DRAW_VECTORS];
+    for (size_t v = 0; v < DRAW_VECTORS; v++) x[v] = LOAD(inverse + k * n + j0 + v * LANES);
+    for (size_t i = 0; i < rows; i++) {
+      lanes factor = SPLAT(z[i * n + k]);
+      for (size_t v = 0; v < DRAW_VECTORS; v++) sums[i][v] = FMA(factor, x[v], sums[i][v]);
     }
-    if (squares == NULL) continue;
-    lanes square = w * w;
-    float *out = squares + i * square_width + j0;
-    if (square_count == LANES) {
-      STORE(out, square);
-    } else {
-      for (size_t l = 0; l < square_count; l++) out[l] = square[l];
+  }
+  for (size_t v = 0; v < DRAW_VECTORS && j0 + v * LANES < n; v++) {
+    size_t c = j0 + v * LANES;
+    lanes shift = LOAD(mean + c);
+    size_t count = n - c < LANES ? n - c : LANES;
+    size_t square_count = c >= square_width ? 0 : square_width - c;
+    square_count = square_count < count ? square_count : count;
+    for (size_t i = 0; i < rows; i++) {
+      lanes w = sums[i][v] + shift;
+      float *row = z + i * n + c;
+      if (count == LANES) {
+        STORE(row, w);
+      } else {
+        for (size_t l = 0; l < count; l++) row[l] = w[l];
+      }
+      if (squares == NULL) continue;
+      lanes square = w * w;
+      float *out = squares + i * square_width + c;
+      if (square_count == LANES) {
+        STORE(out, square);
+      } else {
+        for (size_t l = 0; l < square_count; l++) out[l] = square[l];
+      }
     }
   }
 }
@@ -206,7 +216,7 @@ void bayesagg_draw_rows(float *rows, size_t samples, size_t n, const float *inve
     float *q = squares == NULL ? NULL : squares + s * square_width;
     // Column blocks in increasing order, in place: each block overwrites only columns that
     // the later blocks do not read.
-    for (size_t j0 = 0; j0 < n; j0 += LANES) {
+    for (size_t j0 = 0; j0 < n; j0 += DRAW_VECTORS * LANES) {
       if (count == DRAW_ROWS) {
         draw_tile(DRAW_ROWS, z, n, j0, inverse, mean, q, square_width);
       } else {

@@ -470,7 +470,7 @@ struct MonteCarloCKernelTests {
     for (samples, n, squareWidth) in [(64, 161, 160), (13, 37, 36), (1, 1, 1), (9, 20, 0)] {
       let a = randomMatrix(n + 3, n, &generator)
       let factor = try (matmul(a, a, transposeA: true) + Matrix.identity(n)).cholesky()
-      let inverse = factor.lowerInverseAsFloat(padding: 16)
+      let inverse = factor.lowerInverseAsFloat(padding: 32)
       let z = (0..<(samples * n)).map { _ in Float(generator.nextNormal()) }
       let mean = (0..<n).map { _ in Float(generator.nextNormal()) }
       var expected = z

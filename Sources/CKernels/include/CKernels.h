@@ -212,8 +212,9 @@ void bayesagg_binary_gradient_moments(const float *residuals, const float *squar
 /// row-major): `rows ← rows · inverse + mean`, with `inverse` = `L⁻¹` (`[n, n]`, row-major, zero
 /// above the diagonal), bit for bit what `cblas_strmm` and `bayesagg_shift_rows` give; when
 /// `squares` is not null, also the squares of each draw's first `square_width ≤ n` values
-/// there (`[samples, square_width]`). Whole vectors of 16 are read from each row of `inverse`
-/// and from `mean`, so both need 16 readable floats past their last one. AVX-512 only.
+/// there (`[samples, square_width]`). Whole vectors of 32 are read from each row of `inverse`
+/// and of 16 from `mean`, so they need 32 and 16 readable floats past their last one.
+/// AVX-512 only.
 void bayesagg_draw_rows(float *rows, size_t samples, size_t n, const float *inverse,
                         const float *mean, float *squares, size_t square_width);
 
