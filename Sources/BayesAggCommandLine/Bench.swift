@@ -82,6 +82,12 @@ enum Bench {
         + "\(LinearAlgebraBackend.threadCount), idle threads sleep after 2^\(timeout) ticks; "
         + "warm-up steps: \(warmup), timed steps: \(steps) per measurement; medians")
     let levels = cpu_feature_levels()
+    if let advice = Tool.blasCoreAdvice(
+      core: LinearAlgebraBackend.coreName, hasAVX512: levels.avx512 != 0,
+      environment: ProcessInfo.processInfo.environment)
+    {
+      console.print(advice)
+    }
     let vectors = levels.avx512 != 0 ? "AVX-512" : (levels.avx2 != 0 ? "AVX2 with FMA" : "SSE2")
     console.print(
       "vector kernels: \(vectors); binary Monte-Carlo products by "

@@ -66,6 +66,20 @@ public enum Tool {
     }
   }
 
+  /// A note for `bench` when OpenBLAS runs kernels without AVX-512 on a processor that has it
+  /// because the environment chose them (`OPENBLAS_CORETYPE`, which the executable leaves as
+  /// it finds it); `nil` otherwise.
+  static func blasCoreAdvice(core: String, hasAVX512: Bool, environment: [String: String])
+    -> String?
+  {
+    let wide = ["skylakex", "cooperlake", "sapphirerapids"]
+    guard hasAVX512, !wide.contains(core.lowercased()),
+      let chosen = environment["OPENBLAS_CORETYPE"]
+    else { return nil }
+    return "note: OPENBLAS_CORETYPE=\(chosen) keeps OpenBLAS on its \(core) kernels on this "
+      + "AVX-512 processor; unset it to let bayesagg pick SkylakeX (faster matrix products)"
+  }
+
   static var overview: String {
     var lines = [
       "bayesagg — multi-task training with BayesAgg-MTL and the methods it is compared against",

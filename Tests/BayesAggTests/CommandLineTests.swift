@@ -507,4 +507,16 @@ struct CommandLineTests {
       try ParsedOptions(["stray"], specs: specs, command: "train")
     }
   }
+
+  @Test("a note when the environment keeps OpenBLAS from its AVX-512 kernels, and only then")
+  func blasCoreAdvice() {
+    let forced = ["OPENBLAS_CORETYPE": "Haswell"]
+    let note = Tool.blasCoreAdvice(core: "Haswell", hasAVX512: true, environment: forced)
+    #expect(note?.contains("OPENBLAS_CORETYPE=Haswell") == true)
+    // The kernels this processor can run, or no choice in the environment: nothing to say.
+    #expect(Tool.blasCoreAdvice(core: "SkylakeX", hasAVX512: true, environment: forced) == nil)
+    #expect(Tool.blasCoreAdvice(core: "cooperlake", hasAVX512: true, environment: forced) == nil)
+    #expect(Tool.blasCoreAdvice(core: "Haswell", hasAVX512: false, environment: forced) == nil)
+    #expect(Tool.blasCoreAdvice(core: "Zen", hasAVX512: true, environment: [:]) == nil)
+  }
 }
