@@ -209,6 +209,46 @@ struct BayesAggLinearAlgebraTests {
       matmul(scaled, vectors, transposeB: true), a,
       tolerance: Tolerance(relative: 1e-12, absolute: 1e-12), "V diag(λ) Vᵀ")
   }
+
+  @Test(
+    "the Gram tiles add AᵀA to the lower triangle only, as dsyrk does, with one set of bits",
+    .enabled(if: gramTilesSupported, "the Gram tiles need AVX2 and FMA, which this processor lacks")
+  )
+  func gramTiles() {
+    var generator = RandomGenerator(seed: 52)
+    // (rows of A, n): the posteriors' shape, whole and partial tiles, one of each, a thin A.
+    for (rows, n) in [(128, 161), (37, 21), (1, 1), (5, 17), (3, 40)] {
+      let a = randomMatrix(rows, n, &generator)
+      let start = randomMatrix(n, n, &generator)
+      var tiled = start
+      a.scalars.withUnsafeBufferPointer { tiled.addGramToLower(rows: rows, columns: n, of: $0) }
+      var narrow = start.scalars
+      var blas = start.scalars
+      a.scalars.withUnsafeBufferPointer { pa in
+        bayesagg_gram_lower_add_narrow(pa.baseAddress!, rows, n, &narrow)
+        cblas_dsyrk(
+          CblasRowMajor, CblasLower, CblasTrans, Int32(n), Int32(rows), 1, pa.baseAddress,
+          Int32(n), 1, &blas, Int32(n))
+      }
+      #expect(
+        zip(tiled.scalars, narrow).allSatisfy { $0.bitPattern == $1.bitPattern },
+        "AVX-512 and AVX2 tiles give the same bits, \(rows)×\(n)")
+      for i in 0..<n {
+        for j in 0..<n {
+          let got = tiled[i, j]
+          guard j <= i else {
+            #expect(got.bitPattern == start[i, j].bitPattern, "upper [\(i), \(j)] untouched")
+            continue
+          }
+          var sum = 0.0
+          for k in 0..<rows { sum += a[k, i] * a[k, j] }
+          let expected = start[i, j] + sum
+          #expect(abs(got - expected) <= 1e-13 * (1 + abs(expected)), "[\(i), \(j)]")
+          #expect(abs(got - blas[i * n + j]) <= 1e-13 * (1 + abs(expected)), "dsyrk [\(i), \(j)]")
+        }
+      }
+    }
+  }
 }
 
 @Suite("Closeness helper")
