@@ -211,9 +211,8 @@ struct BayesAggLinearAlgebraTests {
   }
 
   @Test(
-    "the Gram tiles add AᵀA to the lower triangle only, as dsyrk does, with one set of bits",
-    .enabled(if: gramTilesSupported, "the Gram tiles need AVX2 and FMA, which this processor lacks")
-  )
+    "the Gram tiles add AᵀA to the lower triangle only, as dsyrk does",
+    .enabled(if: gramTilesSupported, "the Gram tiles need AVX-512, which this processor lacks"))
   func gramTiles() {
     var generator = RandomGenerator(seed: 52)
     // (rows of A, n): the posteriors' shape, whole and partial tiles, one of each, a thin A.
@@ -222,17 +221,12 @@ struct BayesAggLinearAlgebraTests {
       let start = randomMatrix(n, n, &generator)
       var tiled = start
       a.scalars.withUnsafeBufferPointer { tiled.addGramToLower(rows: rows, columns: n, of: $0) }
-      var narrow = start.scalars
       var blas = start.scalars
       a.scalars.withUnsafeBufferPointer { pa in
-        bayesagg_gram_lower_add_narrow(pa.baseAddress!, rows, n, &narrow)
         cblas_dsyrk(
           CblasRowMajor, CblasLower, CblasTrans, Int32(n), Int32(rows), 1, pa.baseAddress,
           Int32(n), 1, &blas, Int32(n))
       }
-      #expect(
-        zip(tiled.scalars, narrow).allSatisfy { $0.bitPattern == $1.bitPattern },
-        "AVX-512 and AVX2 tiles give the same bits, \(rows)×\(n)")
       for i in 0..<n {
         for j in 0..<n {
           let got = tiled[i, j]

@@ -61,16 +61,11 @@ void bayesagg_counter_normals(float *out, size_t count, uint64_t key);
 /// `c[i][j] += Σ_k a[k][i] · a[k][j]` for `j ≤ i < n`, `k < rows`: the Gram matrix `AᵀA` of
 /// the row-major `rows × n` matrix `a` added to the lower triangle of the row-major `n × n`
 /// matrix `c`; the strict upper triangle is not touched. Each sum runs in increasing `k` with
-/// fused multiply-adds and is then added to `c`, the same bits with AVX-512 and with AVX2.
-/// Needs AVX2 and FMA (`bayesagg_gram_lower_supported`).
+/// fused multiply-adds and is then added to `c`. AVX-512 only (`bayesagg_gram_lower_supported`).
 void bayesagg_gram_lower_add(const double *a, size_t rows, size_t n, double *c);
 
 /// Whether `bayesagg_gram_lower_add` can run on this processor.
 int bayesagg_gram_lower_supported(void);
-
-/// `bayesagg_gram_lower_add` by its AVX2 tiles on any processor with AVX2 and FMA, so that
-/// tests can compare the two forms.
-void bayesagg_gram_lower_add_narrow(const double *a, size_t rows, size_t n, double *c);
 
 /// `inverse = L⁻¹` for the `n × n` lower-triangular `lower` (row-major; the upper triangle is
 /// not read), by forward substitution a row at a time: row `i` of `L⁻¹` is `eᵢ` less the
