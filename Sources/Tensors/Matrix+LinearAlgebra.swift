@@ -49,8 +49,8 @@ public func matmul(
 
 extension Matrix {
   /// The Gram matrix `AᵀA` (`columns × columns`, symmetric) of the row-major `rows × columns`
-  /// matrix in `a`, by `cblas_dsyrk`: half the work of `matmul(A, A, transposeA: true)`, and
-  /// no `Matrix` needs to hold `A`.
+  /// matrix in `a`, by `addGramToLower` onto zeros: half the work of
+  /// `matmul(A, A, transposeA: true)`, and no `Matrix` needs to hold `A`.
   ///
   /// - Precondition: `a.count ≥ rows * columns`, `rows ≥ 0`, `columns ≥ 0`.
   /// - Complexity: O(rows · columns²).
@@ -59,13 +59,7 @@ extension Matrix {
       rows >= 0 && columns >= 0 && a.count >= rows * columns,
       "Matrix.gram: \(a.count) scalars for \(rows)×\(columns)")
     var c = Matrix(rows: columns, columns: columns)
-    guard rows > 0, columns > 0 else { return c }
-    c.scalars.withUnsafeMutableBufferPointer { pc in
-      // Row-major C = AᵀA; "lower" fills C[i, j] for j ≤ i.
-      cblas_dsyrk(
-        CblasRowMajor, CblasLower, CblasTrans, Int32(columns), Int32(rows), 1, a.baseAddress,
-        Int32(columns), 0, pc.baseAddress, Int32(columns))
-    }
+    c.addGramToLower(rows: rows, columns: columns, of: a)
     c.symmetrizeFromLower()
     return c
   }
