@@ -21,6 +21,11 @@ public struct GradientCheckReport: CustomStringConvertible {
 /// every output element takes part; the backward pass is seeded with `w`. Each input element is
 /// moved by `±ε` and `(L(x + ε) − L(x − ε)) / 2ε` is accumulated in `Double`.
 ///
+/// Every pass runs with OpenBLAS held to one thread (`BLASThreads.holdingOne`). OpenBLAS's
+/// thread count is process-wide, and tests running beside this one change it; a GEMM split over
+/// a different number of threads can round differently, and a difference of one rounding in `L`
+/// divided by `2ε` is a visible error in the numeric derivative.
+///
 /// - Parameters:
 ///   - function: builds the output from leaf variables made from `inputs`.
 ///   - inputs: the point at which to check.
@@ -30,6 +35,17 @@ public struct GradientCheckReport: CustomStringConvertible {
 public func checkGradients(
   of function: ([Variable]) -> Variable, at inputs: [Tensor], epsilon: Float = 1e-2,
   maxElementsPerInput: Int = 64, seed: UInt64 = 1
+) -> GradientCheckReport {
+  BLASThreads.holdingOne {
+    checkGradientsOnOneThread(
+      of: function, at: inputs, epsilon: epsilon, maxElementsPerInput: maxElementsPerInput,
+      seed: seed)
+  }
+}
+
+private func checkGradientsOnOneThread(
+  of function: ([Variable]) -> Variable, at inputs: [Tensor], epsilon: Float,
+  maxElementsPerInput: Int, seed: UInt64
 ) -> GradientCheckReport {
   var generator = RandomGenerator(seed: seed)
   let leaves = inputs.map { Variable($0, requiresGradient: true) }

@@ -131,11 +131,13 @@ struct ConvolutionPoolingTests {
       Tensor.randomNormal(shape: [3, 2, 3, 3], using: &generator),
       Tensor.randomNormal(shape: [3], using: &generator),
     ]
+    // ε = 4e-3: at 1e-3 the rounding of the Float sum alone put the worst element at 1.7e-3
+    // (2.5e-3 with OpenBLAS's kernels without FMA); at 4e-3 it is 4–6e-4.
     let report = checkGradients(
       of: { v in
         v[0].conv2dMaxPooled(
           weight: v[1], bias: v[2], padding: 1, paddingMode: .reflect, poolSize: 2)
-      }, at: inputs, epsilon: 1e-3)
+      }, at: inputs, epsilon: 4e-3)
     #expect(report.checkedElements > 0)
     #expect(report.worstError < 2e-3, "\(report)")
   }

@@ -449,12 +449,16 @@ struct MonteCarloCKernelTests {
         }
       }
       #expect(byTiles.next() == byBLAS.next(), "both use the generator alike")
+      // The variance is the second moment less the squared mean, so its rounding is that of
+      // the second moment: it is compared on the second moment's scale. (On the variance's own
+      // scale, OpenBLAS's AVX-512 kernels summing in another order missed by 0.1%.)
       let meanScale = blas.mean.scalars.map(abs).max() ?? 0
-      let varianceScale = blas.variance.scalars.map(abs).max() ?? 0
+      let secondScale =
+        zip(blas.mean.scalars, blas.variance.scalars).map { $1 + $0 * $0 }.max() ?? 0
       for i in blas.mean.scalars.indices {
         #expect(abs(tiles.mean.scalars[i] - blas.mean.scalars[i]) <= 1e-5 * meanScale)
         #expect(
-          abs(tiles.variance.scalars[i] - blas.variance.scalars[i]) <= 1e-5 * varianceScale)
+          abs(tiles.variance.scalars[i] - blas.variance.scalars[i]) <= 1e-5 * secondScale)
       }
     }
   }
