@@ -103,11 +103,24 @@ public final class BayesAggMTL {
     var moments: [TaskMoments] = []
     var powers: [Double] = []
     for g in groups.indices {
-      let posterior = try posterior(
-        group: g, features: h, labels: labels[g], head: heads[g], prior: fullDataPosteriors[g],
-        name: "batch posterior of task group \(g)")
-      posteriors.append(posterior)
-      moments.append(try gradientMoments(posterior, h: h, labels: labels[g], using: &generator))
+      let name = "batch posterior of task group \(g)"
+      if case .binary = groups[g], configuration.momentMethod == .monteCarlo {
+        // Each output's moments follow its posterior on the same worker, in one pass.
+        var binaryPrior: [GaussianPosterior]?
+        if case .binary(let p)? = fullDataPosteriors[g] { binaryPrior = p }
+        let (batchPosteriors, taskMoments) = try binaryPosteriorsAndMonteCarloMoments(
+          h: h, labels: labels[g], head: heads[g], priors: binaryPrior,
+          gamma: configuration.gamma, name: name, samples: configuration.samples,
+          using: &generator)
+        posteriors.append(.binary(batchPosteriors))
+        moments.append(taskMoments)
+      } else {
+        let posterior = try posterior(
+          group: g, features: h, labels: labels[g], head: heads[g],
+          prior: fullDataPosteriors[g], name: name)
+        posteriors.append(posterior)
+        moments.append(try gradientMoments(posterior, h: h, labels: labels[g], using: &generator))
+      }
       powers.append(
         groups[g].isRegression ? configuration.regressionPower : configuration.classificationPower)
     }

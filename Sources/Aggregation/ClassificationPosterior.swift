@@ -36,57 +36,86 @@ func binaryPosteriors(
   features: Matrix, labels: Matrix, head: TaskHead, priors: [GaussianPosterior]?, gamma: Double,
   name: String
 ) throws -> [GaussianPosterior] {
-  let (n, d, outputs) = (features.rows, features.columns, head.weight.rows)
-  precondition(
-    labels.rows == n && labels.columns == outputs && head.weight.columns == d,
-    "binaryPosteriors: features \(features.shape), labels \(labels.shape), head "
-      + "\(head.weight.shape)")
-  let width = d + 1
-  let parameters = head.parameters
-  let everyRow = features.appendingColumn(repeating: 1)
-
+  let problem = BinaryPosteriorProblem(
+    features: features, labels: labels, head: head, priors: priors, gamma: gamma, name: name)
   // The outputs are independent: they run concurrently, each worker reusing one buffer.
-  var results = [Result<GaussianPosterior, any Error>?](repeating: nil, count: outputs)
-  let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
+  var results = [Result<GaussianPosterior, any Error>?](repeating: nil, count: problem.outputs)
   results.withUnsafeMutableBufferPointer { results in
-    let queue = WorkQueue(count: outputs)
-    forEachItem(workers) { _ in
-      // `√(p(1 − p)) hb`, whose Gram matrix is the Gauss–Newton curvature.
-      var scaled = [Double](repeating: 0, count: n * width)
-      while let o = queue.next() {
-        let theta = Array(parameters[(o * width)..<((o + 1) * width)])
-        let rows = (0..<n).filter { !labels[$0, o].isNaN }
-        let hb = rows.count == n ? everyRow : everyRow.gatheringRows(rows)
-
-        // Gradient of the summed BCE and the Gauss–Newton curvature.
-        let logits = hb.applied(to: theta)
-        var residual = [Double](repeating: 0, count: rows.count)
-        let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
-        // The precision: the prior's plus the curvature, added in place onto a copy.
-        var precision = priorPrecision
-        scaled.withUnsafeMutableBufferPointer { scaled in
-          hb.scalars.withUnsafeBufferPointer { hb in
-            for (i, row) in rows.enumerated() {
-              let p = sigmoid(logits[i])
-              residual[i] = p - labels[row, o]
-              let weight = (p * (1 - p)).squareRoot()
-              for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
-            }
-          }
-          precision.addGramToLower(
-            rows: rows.count, columns: width, of: UnsafeBufferPointer(scaled))
-        }
-        precision.symmetrizeFromLower()
-        let gradient = hb.combiningRows(residual)
-        results[o] = Result {
-          return try newtonStep(
-            theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
-            priorPrecision: priorPrecision, name: "\(name), binary output \(o)")
-        }
-      }
+    forEachItem(problem.outputs, makeState: problem.scratch) { o, scaled in
+      results[o] = Result { try problem.posterior(output: o, scratch: &scaled) }
     }
   }
   return try results.map { try $0!.get() }
+}
+
+/// What the posteriors of a binary group's outputs share: the features with their column of
+/// ones, the labels, the head's parameters and the priors.
+struct BinaryPosteriorProblem {
+  let everyRow: Matrix
+  let labels: Matrix
+  let parameters: [Double]
+  let priors: [GaussianPosterior]?
+  let gamma: Double
+  let name: String
+
+  var outputs: Int { labels.columns }
+  var width: Int { everyRow.columns }
+
+  /// See `binaryPosteriors` for the arguments.
+  init(
+    features: Matrix, labels: Matrix, head: TaskHead, priors: [GaussianPosterior]?,
+    gamma: Double, name: String
+  ) {
+    let (n, d, outputs) = (features.rows, features.columns, head.weight.rows)
+    precondition(
+      labels.rows == n && labels.columns == outputs && head.weight.columns == d,
+      "binaryPosteriors: features \(features.shape), labels \(labels.shape), head "
+        + "\(head.weight.shape)")
+    everyRow = features.appendingColumn(repeating: 1)
+    self.labels = labels
+    parameters = head.parameters
+    self.priors = priors
+    self.gamma = gamma
+    self.name = name
+  }
+
+  /// A buffer for `posterior(output:scratch:)`, one per worker.
+  func scratch() -> [Double] { [Double](repeating: 0, count: everyRow.rows * width) }
+
+  /// The posterior of output `o`; `scratch` holds `√(p(1 − p)) hb`, whose Gram matrix is the
+  /// Gauss–Newton curvature.
+  ///
+  /// - Throws: `LinearAlgebraError` if the precision does not factorise.
+  func posterior(output o: Int, scratch scaled: inout [Double]) throws -> GaussianPosterior {
+    let (n, width) = (everyRow.rows, self.width)
+    let theta = Array(parameters[(o * width)..<((o + 1) * width)])
+    let rows = (0..<n).filter { !labels[$0, o].isNaN }
+    let hb = rows.count == n ? everyRow : everyRow.gatheringRows(rows)
+
+    // Gradient of the summed BCE and the Gauss–Newton curvature.
+    let logits = hb.applied(to: theta)
+    var residual = [Double](repeating: 0, count: rows.count)
+    let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
+    // The precision: the prior's plus the curvature, added in place onto a copy.
+    var precision = priorPrecision
+    scaled.withUnsafeMutableBufferPointer { scaled in
+      hb.scalars.withUnsafeBufferPointer { hb in
+        for (i, row) in rows.enumerated() {
+          let p = sigmoid(logits[i])
+          residual[i] = p - labels[row, o]
+          let weight = (p * (1 - p)).squareRoot()
+          for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
+        }
+      }
+      precision.addGramToLower(
+        rows: rows.count, columns: width, of: UnsafeBufferPointer(scaled))
+    }
+    precision.symmetrizeFromLower()
+    let gradient = hb.combiningRows(residual)
+    return try newtonStep(
+      theta: theta, gradient: gradient, precision: precision, priorMean: priorMean,
+      priorPrecision: priorPrecision, name: "\(name), binary output \(o)")
+  }
 }
 
 /// The posterior of all parameters `[W | b]` (`[K, d + 1]`, flattened row-major) of a

@@ -40,6 +40,21 @@ func forEachItem(_ count: Int, _ body: (Int) -> Void) {
   }
 }
 
+/// Runs `body(i, &state)` for `i` in `0..<count` on up to one worker per core, each worker
+/// taking the next index when it is free (`WorkQueue`) and keeping one `state`, made by
+/// `makeState`, for all of its items (buffers that are reused).
+func forEachItem<State>(
+  _ count: Int, makeState: () -> State, _ body: (Int, inout State) -> Void
+) {
+  guard count > 0 else { return }
+  let workers = min(count, max(ProcessInfo.processInfo.activeProcessorCount, 1))
+  let queue = WorkQueue(count: count)
+  forEachItem(workers) { _ in
+    var state = makeState()
+    while let i = queue.next() { body(i, &state) }
+  }
+}
+
 /// Hands out `0..<count` one index at a time to whichever worker asks first, so that a worker
 /// slowed by other processes takes fewer items. Each item's result does not depend on which
 /// worker computes it.
@@ -215,78 +230,182 @@ func binaryMonteCarloMoments(
   h: Matrix, labels: Matrix, posteriors: [GaussianPosterior], samples: Int,
   using generator: inout RandomGenerator, products: BinaryProducts = .preferred
 ) -> TaskMoments {
-  let (batch, d, outputs) = (h.rows, h.columns, posteriors.count)
-  let width = d + 1
+  let outputs = posteriors.count
   let streams = (0..<outputs).map { _ in generator.split() }
-  // With work to do, every element is written below: the moments of a present task, zeros
-  // for an absent one; so the arrays start uninitialised rather than zero-filled.
-  let working = batch > 0 && samples > 0 && outputs > 0
-  var moments =
-    working
-    ? TaskMoments(uninitializedBatchSize: batch, taskCount: outputs, representationSize: d)
-    : TaskMoments(batchSize: batch, taskCount: outputs, representationSize: d)
-  moments.isMonteCarloEstimate = true
-  for o in 0..<outputs {
-    for b in 0..<batch where !labels[b, o].isNaN { moments.setPresent(b, o) }
+  let problem = BinaryMonteCarloProblem(
+    h: h, labels: labels, outputs: outputs, samples: samples, products: products)
+  var moments = problem.emptyMoments()
+  guard problem.working else { return moments }
+  moments.withDestinations { destinations in
+    forEachItem(outputs, makeState: problem.buffers) { o, buffers in
+      var stream = streams[o]
+      problem.moments(
+        output: o, posterior: posteriors[o], using: &stream, buffers: &buffers,
+        into: destinations)
+    }
   }
-  guard working else { return moments }
+  return moments
+}
 
-  let features = h.appendingColumn(repeating: 1).scalars.map { Float($0) }
-  // The tiles take the data in columns, `hbᵀ` (`[d + 1, B′]`), zero-padded to a multiple of 32.
-  let stride = products == .tiles ? (batch + 31) / 32 * 32 : batch
-  let transposedFeatures =
-    products == .tiles ? transposed(features, rows: batch, columns: width, stride: stride) : []
-  let workers = min(outputs, max(ProcessInfo.processInfo.activeProcessorCount, 1))
-  let row = outputs * d
-  // Each output writes its own columns of the moments, from the worker that computed it.
-  moments.mean.scalars.withUnsafeMutableBufferPointer { allMeans in
-    moments.variance.scalars.withUnsafeMutableBufferPointer { allVariances in
-      let (meanBase, varianceBase) = (allMeans.baseAddress!, allVariances.baseAddress!)
-      let queue = WorkQueue(count: outputs)
-      forEachItem(workers) { _ in
-        var work = Workspace(
-          batch: batch, d: d, samples: samples, parameters: width, residualCount: samples * stride)
-        var squares = scratch(samples * d, zeros: 16)
-        var residualSquares = scratch(samples * stride)
-        while let o = queue.next() {
-          var stream = streams[o]
-          let triangle = DrawTriangle(
-            posteriors[o].factor, samples: samples, tiles: products == .tiles)
-          squares.withUnsafeMutableBufferPointer { squares in
-            work.draw(
-              posteriors[o], triangle: triangle, samples: samples, using: &stream,
-              squares: squares.baseAddress!, d: d, tiles: products == .tiles)
+/// A binary group's posteriors and the Monte-Carlo moments of its outputs' gradients, each
+/// output's moments computed right after its posterior by the same worker, while its factor is
+/// still in that core's cache, in one concurrent pass over the outputs.
+///
+/// The same posteriors as `binaryPosteriors` and the same moments, bit for bit, as
+/// `binaryMonteCarloMoments` given them (the same streams, split off `generator` in output
+/// order before any work).
+/// - Throws: the error of the first output (in output order) whose precision does not
+///   factorise.
+func binaryPosteriorsAndMonteCarloMoments(
+  h: Matrix, labels: Matrix, head: TaskHead, priors: [GaussianPosterior]?, gamma: Double,
+  name: String, samples: Int, using generator: inout RandomGenerator,
+  products: BinaryProducts = .preferred
+) throws -> ([GaussianPosterior], TaskMoments) {
+  let posteriorProblem = BinaryPosteriorProblem(
+    features: h, labels: labels, head: head, priors: priors, gamma: gamma, name: name)
+  let outputs = posteriorProblem.outputs
+  let streams = (0..<outputs).map { _ in generator.split() }
+  let problem = BinaryMonteCarloProblem(
+    h: h, labels: labels, outputs: outputs, samples: samples, products: products)
+  var moments = problem.emptyMoments()
+  var results = [Result<GaussianPosterior, any Error>?](repeating: nil, count: outputs)
+  results.withUnsafeMutableBufferPointer { results in
+    moments.withDestinations { destinations in
+      // The Monte-Carlo buffers are made by a worker's first output that needs them.
+      let makeState = { (posteriorProblem.scratch(), BinaryMonteCarloProblem.Buffers?.none) }
+      forEachItem(outputs, makeState: makeState) { o, state in
+        let result = Result { try posteriorProblem.posterior(output: o, scratch: &state.0) }
+        results[o] = result
+        guard problem.working, case .success(let posterior) = result else { return }
+        if state.1 == nil { state.1 = problem.buffers() }
+        var stream = streams[o]
+        problem.moments(
+          output: o, posterior: posterior, using: &stream, buffers: &state.1!,
+          into: destinations)
+      }
+    }
+  }
+  return (try results.map { try $0!.get() }, moments)
+}
+
+/// What the Monte-Carlo moments of a binary group's outputs share: the features in `Float`
+/// (with their column of ones, and transposed for the tiles), the labels and the sizes.
+struct BinaryMonteCarloProblem {
+  let batch: Int
+  let d: Int
+  let outputs: Int
+  let samples: Int
+  let labels: Matrix
+  let products: BinaryProducts
+  /// `hb`, `[B, d + 1]`.
+  let features: [Float]
+  /// The tiles take the data in columns, `hbᵀ` (`[d + 1, B′]`), zero-padded to a multiple of
+  /// 32 (`stride`); empty for BLAS.
+  let transposedFeatures: [Float]
+  let stride: Int
+
+  /// Whether there is anything to compute (else the moments are all zero).
+  var working: Bool { batch > 0 && samples > 0 && outputs > 0 }
+
+  init(h: Matrix, labels: Matrix, outputs: Int, samples: Int, products: BinaryProducts) {
+    (batch, d) = (h.rows, h.columns)
+    (self.outputs, self.samples, self.labels, self.products) = (outputs, samples, labels, products)
+    let working = batch > 0 && samples > 0 && outputs > 0
+    features = working ? h.appendingColumn(repeating: 1).scalars.map { Float($0) } : []
+    stride = products == .tiles ? (batch + 31) / 32 * 32 : batch
+    transposedFeatures =
+      working && products == .tiles
+      ? transposed(features, rows: batch, columns: d + 1, stride: stride) : []
+  }
+
+  /// The moments with each task's presence set. With work to do, every element is written by
+  /// `moments(output:…)` (the moments of a present task, zeros for an absent one), so the
+  /// arrays start uninitialised rather than zero-filled.
+  func emptyMoments() -> TaskMoments {
+    var moments =
+      working
+      ? TaskMoments(uninitializedBatchSize: batch, taskCount: outputs, representationSize: d)
+      : TaskMoments(batchSize: batch, taskCount: outputs, representationSize: d)
+    moments.isMonteCarloEstimate = true
+    for o in 0..<outputs {
+      for b in 0..<batch where !labels[b, o].isNaN { moments.setPresent(b, o) }
+    }
+    return moments
+  }
+
+  /// One worker's buffers.
+  fileprivate struct Buffers {
+    var work: Workspace
+    var squares: [Float]
+    var residualSquares: [Float]
+  }
+
+  fileprivate func buffers() -> Buffers {
+    Buffers(
+      work: Workspace(
+        batch: batch, d: d, samples: samples, parameters: d + 1,
+        residualCount: samples * stride),
+      squares: scratch(samples * d, zeros: 16), residualSquares: scratch(samples * stride))
+  }
+
+  /// Output `o`'s moments, from `S` draws of `posterior` by `stream`, into its columns of
+  /// `destinations` (`[B, O·d]` each).
+  fileprivate func moments(
+    output o: Int, posterior: GaussianPosterior, using stream: inout RandomGenerator,
+    buffers: inout Buffers, into destinations: MomentDestinations
+  ) {
+    let triangle = DrawTriangle(posterior.factor, samples: samples, tiles: products == .tiles)
+    buffers.squares.withUnsafeMutableBufferPointer { squares in
+      buffers.work.draw(
+        posterior, triangle: triangle, samples: samples, using: &stream,
+        squares: squares.baseAddress!, d: d, tiles: products == .tiles)
+    }
+    let targets = (0..<stride).map { $0 < batch ? Float(labels[$0, o]) : .nan }
+    switch products {
+    case .tiles:
+      binaryOutputMomentsByTiles(
+        &buffers.work, squares: buffers.squares, residualSquares: &buffers.residualSquares,
+        transposedFeatures: transposedFeatures, targets: targets, d: d, samples: samples)
+    case .blas:
+      binaryOutputMoments(
+        &buffers.work, squares: buffers.squares, residualSquares: &buffers.residualSquares,
+        features: features, targets: Array(targets[..<batch]), d: d, samples: samples)
+    }
+    let row = outputs * d
+    buffers.work.mean.withUnsafeBufferPointer { mean in
+      buffers.work.second.withUnsafeBufferPointer { second in
+        for b in 0..<batch {
+          let offset = b * row + o * d
+          guard !targets[b].isNaN else {
+            (destinations.mean + offset).update(repeating: 0, count: d)
+            (destinations.variance + offset).update(repeating: 0, count: d)
+            continue
           }
-          let targets = (0..<stride).map { $0 < batch ? Float(labels[$0, o]) : .nan }
-          switch products {
-          case .tiles:
-            binaryOutputMomentsByTiles(
-              &work, squares: squares, residualSquares: &residualSquares,
-              transposedFeatures: transposedFeatures, targets: targets, d: d, samples: samples)
-          case .blas:
-            binaryOutputMoments(
-              &work, squares: squares, residualSquares: &residualSquares, features: features,
-              targets: Array(targets[..<batch]), d: d, samples: samples)
-          }
-          work.mean.withUnsafeBufferPointer { mean in
-            work.second.withUnsafeBufferPointer { second in
-              for b in 0..<batch {
-                let offset = b * row + o * d
-                guard !targets[b].isNaN else {
-                  (meanBase + offset).update(repeating: 0, count: d)
-                  (varianceBase + offset).update(repeating: 0, count: d)
-                  continue
-                }
-                let (m, s) = (mean.baseAddress! + b * d, second.baseAddress! + b * d)
-                bayesagg_store_moments(m, s, d, meanBase + offset, varianceBase + offset)
-              }
-            }
-          }
+          let (m, s) = (mean.baseAddress! + b * d, second.baseAddress! + b * d)
+          bayesagg_store_moments(
+            m, s, d, destinations.mean + offset, destinations.variance + offset)
         }
       }
     }
   }
-  return moments
+}
+
+/// Where the workers write the moments: each output its own columns.
+struct MomentDestinations: @unchecked Sendable {
+  let mean: UnsafeMutablePointer<Double>
+  let variance: UnsafeMutablePointer<Double>
+}
+
+extension TaskMoments {
+  /// `body` with pointers to the mean and variance, for workers that write disjoint elements.
+  fileprivate mutating func withDestinations(_ body: (MomentDestinations) -> Void) {
+    mean.scalars.withUnsafeMutableBufferPointer { means in
+      variance.scalars.withUnsafeMutableBufferPointer { variances in
+        guard let m = means.baseAddress, let v = variances.baseAddress else { return }
+        body(MomentDestinations(mean: m, variance: v))
+      }
+    }
+  }
 }
 
 /// `matrix` (`[rows, columns]`) transposed into `[columns, stride]`, zeros in columns

@@ -420,6 +420,65 @@ struct MonteCarloCKernelTests {
   }
 
   @Test(
+    "one pass of posteriors and moments per output equals the two passes bit for bit",
+    // The tiles where this processor has them (AVX-512), and BLAS.
+    arguments: Set([BinaryProducts.preferred, .blas]))
+  func fusedPassEqualsTwoPasses(products: BinaryProducts) throws {
+    for (batch, d, outputs, samples) in [(40, 23, 3, 77), (128, 160, 4, 256), (1, 1, 1, 1)] {
+      let problem = ClassificationProblem(
+        groups: [.binary(outputs: outputs)], batch: batch, d: d, seed: 47)
+      // A prior from the data itself, as the full-data posterior would be.
+      let priors = try binaryPosteriors(
+        features: problem.h, labels: problem.labels[0], head: problem.heads[0], priors: nil,
+        gamma: 0.5, name: "prior")
+      for prior in [nil, priors] {
+        let posteriors = try binaryPosteriors(
+          features: problem.h, labels: problem.labels[0], head: problem.heads[0],
+          priors: prior, gamma: 0.5, name: "test")
+        var twoPasses = RandomGenerator(seed: 48)
+        var onePass = twoPasses
+        let moments = binaryMonteCarloMoments(
+          h: problem.h, labels: problem.labels[0], posteriors: posteriors, samples: samples,
+          using: &twoPasses, products: products)
+        let (fusedPosteriors, fusedMoments) = try binaryPosteriorsAndMonteCarloMoments(
+          h: problem.h, labels: problem.labels[0], head: problem.heads[0], priors: prior,
+          gamma: 0.5, name: "test", samples: samples, using: &onePass, products: products)
+        #expect(onePass.next() == twoPasses.next(), "both use the generator alike")
+        for (a, b) in zip(posteriors, fusedPosteriors) {
+          #expect(a.mean.map(\.bitPattern) == b.mean.map(\.bitPattern))
+          #expect(a.factor.lower.scalars == b.factor.lower.scalars)
+          #expect(a.precision.scalars == b.precision.scalars)
+        }
+        #expect(fusedMoments.present == moments.present)
+        #expect(
+          fusedMoments.mean.scalars.map(\.bitPattern) == moments.mean.scalars.map(\.bitPattern))
+        #expect(
+          fusedMoments.variance.scalars.map(\.bitPattern)
+            == moments.variance.scalars.map(\.bitPattern))
+      }
+    }
+  }
+
+  @Test("one pass throws the first failing output's error, as the posteriors alone do")
+  func fusedPassThrows() throws {
+    let problem = ClassificationProblem(
+      groups: [.binary(outputs: 4)], batch: 16, d: 5, seed: 49)
+    var priors = try binaryPosteriors(
+      features: problem.h, labels: problem.labels[0], head: problem.heads[0], priors: nil,
+      gamma: 0.5, name: "prior")
+    // NaN in the priors of outputs 1 and 3: their precisions cannot factorise.
+    priors[1].precision[0, 0] = .nan
+    priors[3].precision[0, 0] = .nan
+    var generator = RandomGenerator(seed: 50)
+    let error = #expect(throws: LinearAlgebraError.self) {
+      _ = try binaryPosteriorsAndMonteCarloMoments(
+        h: problem.h, labels: problem.labels[0], head: problem.heads[0], priors: priors,
+        gamma: 0.5, name: "test", samples: 8, using: &generator)
+    }
+    #expect(error?.matrixName == "test, binary output 1")
+  }
+
+  @Test(
     "binary Monte-Carlo moments by the tiles equal those by BLAS to rounding",
     .enabled(
       if: bayesagg_binary_tiles_supported() != 0,
