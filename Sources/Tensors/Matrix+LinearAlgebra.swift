@@ -390,13 +390,7 @@ extension Matrix {
   ) throws -> CholeskyFactor {
     checkStorage("cholesky")
     precondition(rows == columns, "cholesky: \(name) is \(rows)×\(columns), not square")
-    let finite = scalars.withUnsafeBufferPointer { a in
-      // A loop without an early exit, which vectorises (`allSatisfy` stops at the first).
-      var allFinite = true
-      for value in a where !value.isFinite { allFinite = false }
-      return allFinite
-    }
-    guard finite else {
+    guard isFinite else {
       throw LinearAlgebraError(
         operation: "Cholesky", matrixName: name, size: rows, largestJitter: 0, info: 0,
         message: "the matrix has NaN or infinite elements; check the features and head weights "
