@@ -608,19 +608,43 @@ struct MonteCarloCKernelTests {
     }
   }
 
-  @Test("L⁻¹ by forward substitution matches the solve against the identity, at every size")
+  @Test("L⁻¹ in Float matches the rounded solve against the identity, on every path and size")
   func lowerInverseSizes() throws {
     var generator = RandomGenerator(seed: 40)
-    for n in [1, 2, 5, 15, 16, 17, 33, 48] {
+    for n in [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 48, 100, 161, 200] {
       let a = randomMatrix(n + 3, n, &generator)
       let factor = try (matmul(a, a, transposeA: true) + Matrix.identity(n, scale: 0.5)).cholesky()
-      var inverse = [Double](repeating: .nan, count: n * n)
-      bayesagg_lower_inverse(factor.lower.scalars, n, &inverse)
       let solved = factor.rightSolveLower(Matrix.identity(n, scale: 1))
       let largest = solved.scalars.map(abs).max()!
-      for (x, y) in zip(inverse, solved.scalars) {
-        #expect(abs(x - y) <= 1e-12 * largest, "n = \(n): \(x) vs \(y)")
+      // NaN in the scratch and in the upper triangle of L: neither may be read.
+      var marked = factor.lower.scalars
+      for i in 0..<n { for j in (i + 1)..<n { marked[i * n + j] = .nan } }
+      let padding = 5
+      var results: [[Float]] = []
+      for path: Int32 in [0, 1, 2] {
+        var scratch = [Double](
+          repeating: .nan, count: bayesagg_lower_inverse_float_scratch(n))
+        // One sentinel past the padding: nothing may be written there.
+        var inverse = [Float](repeating: .nan, count: n * n + padding + 1)
+        bayesagg_lower_inverse_float_path(marked, n, &scratch, &inverse, padding, path)
+        for i in 0..<n {
+          for j in 0..<n {
+            let (x, y) = (Double(inverse[i * n + j]), solved[i, j])
+            if j > i {
+              #expect(inverse[i * n + j].bitPattern == 0, "n = \(n) [\(i), \(j)] path \(path)")
+            } else {
+              #expect(
+                abs(x - y) <= 0x1p-23 * abs(y) + 1e-12 * largest,
+                "n = \(n) [\(i), \(j)] path \(path): \(x) vs \(y)")
+            }
+          }
+        }
+        #expect(inverse[(n * n)..<(n * n + padding)].allSatisfy { $0 == 0 })
+        #expect(inverse[n * n + padding].isNaN, "n = \(n), path \(path): wrote past the end")
+        results.append(inverse)
       }
+      // The two portable builds do the same arithmetic.
+      #expect(results[1].map(\.bitPattern) == results[2].map(\.bitPattern), "n = \(n)")
     }
   }
 
@@ -675,21 +699,5 @@ struct MonteCarloCKernelTests {
       }
     }
     #expect(worst < 1e-5, "max |L⁻¹L − I| = \(worst)")
-
-    // In Double, before the rounding: the triangular solve against the identity, to 1e-12.
-    var exact = [Double](repeating: .nan, count: n * n)
-    factor.lower.scalars.withUnsafeBufferPointer {
-      bayesagg_lower_inverse($0.baseAddress!, n, &exact)
-    }
-    let solved = factor.rightSolveLower(Matrix.identity(n, scale: 1))
-    let largest = solved.scalars.map(abs).max()!
-    let gap = zip(exact, solved.scalars).map { abs($0 - $1) }.max()!
-    #expect(gap < 1e-12 * largest, "max |L⁻¹ − solve(L, I)| = \(gap) of \(largest)")
-    // The upper triangle is not read.
-    var marked = factor.lower.scalars
-    for i in 0..<n { for j in (i + 1)..<n { marked[i * n + j] = .nan } }
-    var again = [Double](repeating: .nan, count: n * n)
-    bayesagg_lower_inverse(marked, n, &again)
-    #expect(again == exact)
   }
 }

@@ -67,13 +67,23 @@ void bayesagg_gram_lower_add(const double *a, size_t rows, size_t n, double *c);
 /// Whether `bayesagg_gram_lower_add` can run on this processor.
 int bayesagg_gram_lower_supported(void);
 
-/// `inverse = L⁻¹` for the `n × n` lower-triangular `lower` (row-major; the upper triangle is
-/// not read), by forward substitution a row at a time: row `i` of `L⁻¹` is `eᵢ` less the
-/// multiples `L[i][k]` of the rows `k < i` already found, divided by `L[i][i]`. Four rows and 16
-/// columns of sums are held in registers, so each row above is read once per four rows below.
-/// `inverse` is lower triangular with zeros above.
-/// About `n³/6` multiply-adds, a third of a triangular solve against the identity.
-void bayesagg_lower_inverse(const double *lower, size_t n, double *inverse);
+/// `inverse` (`n · n + padding` floats) = `L⁻¹` rounded to Float, for the `n × n`
+/// lower-triangular `lower` (row-major; the upper triangle is not read): row-major, zeros above
+/// the diagonal, then `padding` zeros. Computed in Double by forward substitution in register
+/// tiles (Triangular.c), each row rounded once it is final. `scratch` holds
+/// `bayesagg_lower_inverse_float_scratch(n)` doubles, any alignment. About `n³/6`
+/// multiply-adds, a third of a triangular solve against the identity.
+void bayesagg_lower_inverse_float(const double *lower, size_t n, double *scratch,
+                                  float *inverse, size_t padding);
+
+/// The doubles of scratch `bayesagg_lower_inverse_float` needs: at most `n² + 72`.
+size_t bayesagg_lower_inverse_float_scratch(size_t n);
+
+/// `bayesagg_lower_inverse_float` by a chosen path, for tests: 0 the best this processor has
+/// (AVX-512 tiles with FMA), 1 the portable tiles compiled for AVX2 (where it has AVX2), 2 the
+/// portable tiles without vector extensions. Paths 1 and 2 give the same bits.
+void bayesagg_lower_inverse_float_path(const double *lower, size_t n, double *scratch,
+                                       float *inverse, size_t padding, int path);
 
 // Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, CVPR 2016), for
 // `Tensors/Tensor+Winograd.swift`. Each kernel does work items `begin..<end`, so that the
