@@ -118,9 +118,10 @@ struct BayesAggLinearAlgebraTests {
   }
 
   @Test(
-    "the panel Cholesky kernel matches LAPACK's dpotrf, and stops at the same failing pivot",
-    arguments: [1, 2, 7, 8, 9, 16, 17, 100, 161, 300])
-  func choleskyKernelMatchesLAPACK(n: Int) throws {
+    "the Cholesky kernel matches LAPACK's dpotrf, and stops at the same failing pivot",
+    arguments: [1, 2, 7, 8, 9, 15, 16, 17, 33, 100, 161, 300], [false, true])
+  func choleskyKernelMatchesLAPACK(n: Int, portable: Bool) throws {
+    let factor = portable ? bayesagg_cholesky_lower_portable : bayesagg_cholesky_lower
     var generator = RandomGenerator(seed: UInt64(90 + n))
     let x = randomMatrix(n + 20, n, &generator)
     var a = matmul(x, x, transposeA: true)
@@ -130,9 +131,11 @@ struct BayesAggLinearAlgebraTests {
     var lda = order
     dpotrf_(&uplo, &order, &lapack, &lda, &info, 1)
     #expect(info == 0)
-    var ours = a.scalars
-    var panel = [Double](repeating: 0, count: 8 * n)
-    #expect(bayesagg_cholesky_lower(&ours, n, &panel) == 0)
+    // NaN above the diagonal: the kernel must not use it.
+    var marked = a
+    for i in 0..<n { for j in (i + 1)..<n { marked[i, j] = .nan } }
+    var ours = marked.scalars
+    #expect(factor(&ours, n) == 0)
     let scale = lapack.map(abs).max()!
     for i in 0..<n {
       for j in 0...i {
@@ -140,14 +143,23 @@ struct BayesAggLinearAlgebraTests {
       }
     }
     // An indefinite matrix: the first pivot that is not positive is the one LAPACK reports.
-    let broken = n / 2
-    var indefinite = a
-    indefinite[broken, broken] = -indefinite[broken, broken]
-    var lapackIndefinite = indefinite.scalars
-    dpotrf_(&uplo, &order, &lapackIndefinite, &lda, &info, 1)
-    var oursIndefinite = indefinite.scalars
-    let failed = bayesagg_cholesky_lower(&oursIndefinite, n, &panel)
-    #expect(failed == Int(info) && failed >= 1 && failed <= broken + 1)
+    for broken in Set([0, n / 2, n - 1]) {
+      var indefinite = a
+      indefinite[broken, broken] = -indefinite[broken, broken]
+      var lapackIndefinite = indefinite.scalars
+      dpotrf_(&uplo, &order, &lapackIndefinite, &lda, &info, 1)
+      var oursIndefinite = indefinite.scalars
+      let failed = factor(&oursIndefinite, n)
+      #expect(failed == Int(info) && failed >= 1 && failed <= broken + 1, "pivot \(broken)")
+    }
+    // A NaN below the diagonal, in row n − 1, makes that row's pivot NaN, which fails (OpenBLAS's
+    // dpotrf returns 0 there and leaves NaN in its factor).
+    if n > 1 {
+      var poisoned = a
+      poisoned[n - 1, n / 2] = .nan
+      var oursPoisoned = poisoned.scalars
+      #expect(factor(&oursPoisoned, n) == n)
+    }
   }
 
   @Test("cholesky above the kernel's limit (LAPACK) and below it give L with L Lᵀ = A")

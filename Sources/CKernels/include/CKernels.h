@@ -196,10 +196,15 @@ void bayesagg_shift_rows(float *restrict rows, const float *restrict shift, size
                          size_t width, float *restrict squares, size_t squareWidth);
 
 /// The Cholesky factor `L` of the symmetric positive definite `n × n` row-major `a`, written
-/// over its lower triangle; the upper triangle is read and left with unspecified values.
-/// `workspace` holds `8n` doubles. Returns 0, or the 1-based index of the first pivot that is
-/// not positive (as LAPACK's `info`), where it stops.
-size_t bayesagg_cholesky_lower(double *a, size_t n, double *workspace);
+/// over its lower triangle; the upper triangle's values are not used, and it is left holding
+/// a transposed copy of `L` (the kernel's own workspace). Returns 0, or the 1-based index of
+/// the first pivot that is not positive (as LAPACK's `info`), where it stops. Left-looking in
+/// blocks of 16 columns: AVX-512 register tiles where the processor has them, else plain C
+/// (`bayesagg_cholesky_lower_portable`).
+size_t bayesagg_cholesky_lower(double *a, size_t n);
+
+/// `bayesagg_cholesky_lower` by its plain C path on any processor, for tests.
+size_t bayesagg_cholesky_lower_portable(double *a, size_t n);
 
 /// Whether the processor runs the two kernels below (AVX-512 F). Where it does not, their
 /// callers use BLAS instead.
