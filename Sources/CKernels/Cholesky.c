@@ -25,11 +25,12 @@
 // while this block's rows are still being solved (see `cholesky_avx512`).
 //
 // Measured on the Zen 5 (C harness, best of 300): n = 161 in 14.5–14.9 µs against 36–37 µs
-// for the earlier kernel (right-looking in panels of 8 columns, tiles of 4 × 8 without FMA); n = 128 7.9 against 20.4 µs; n = 200 25.5 against
-// 63.7 µs. Reached, in order: 8 × 16 tiles over 16-column blocks (25 µs); the solve and the
-// elimination fully unrolled (19 µs); tiles of fewer rows only for the rows that exist (18 µs);
-// a square-root-free elimination of the diagonal block (17 µs); the next diagonal block formed
-// early and eliminated between tiles (15 µs).
+// for the earlier kernel (right-looking in panels of 8 columns, tiles of 4 × 8 without FMA);
+// n = 128 7.9 against 20.4 µs; n = 200 25.5 against 63.7 µs. Reached, in order: 8 × 16 tiles
+// over 16-column blocks (25 µs); the solve and the elimination fully unrolled (19 µs); tiles of
+// fewer rows only for the rows that exist (18 µs); a square-root-free elimination of the
+// diagonal block (17 µs); the next diagonal block formed early and eliminated between tiles
+// (15 µs).
 
 enum { BLOCK = 16 };
 
@@ -90,7 +91,9 @@ ALWAYS_INLINE void tile_product(const double *a, size_t n, size_t i0, int rows, 
   for (; k + (size_t)ways <= j0; k += (size_t)ways) {
     UNROLL for (int s = 0; s < ways; s++, lt += n) {
       __m512d column[2];
-      UNROLL for (int h = 0; h < halves; h++) column[h] = _mm512_maskz_loadu_pd(mask[h], lt + 8 * h);
+      UNROLL for (int h = 0; h < halves; h++) {
+        column[h] = _mm512_maskz_loadu_pd(mask[h], lt + 8 * h);
+      }
       UNROLL for (int r = 0; r < rows; r++) {
         __m512d left = _mm512_set1_pd(row[r][k + (size_t)s]);
         UNROLL for (int h = 0; h < halves; h++) {
@@ -340,7 +343,9 @@ static void solve_tile(double *a, size_t n, size_t j0, size_t w, size_t i0, size
       y[c] = _mm512_fnmadd_pd(_mm512_set1_pd(f->scaled[m][c]), y[m], y[c]);
     }
   }
-  UNROLL for (int c = 0; c < BLOCK; c++) y[c] = _mm512_mul_pd(y[c], _mm512_set1_pd(f->reciprocal[c]));
+  UNROLL for (int c = 0; c < BLOCK; c++) {
+    y[c] = _mm512_mul_pd(y[c], _mm512_set1_pd(f->reciprocal[c]));
+  }
   // The transposed copy: a[j0 + c][i0 ..] = L[i0 ..][j0 + c].
   const __mmask8 present = (__mmask8)((1u << rows) - 1);
   UNROLL for (int c = 0; c < BLOCK; c++) {

@@ -80,7 +80,9 @@ add_rows_above(lanes sums[ROWS][VECTORS], const double *const row[ROWS], size_t 
     for (size_t r = 0; r < ROWS; r++) {
       double c = r < rows ? row[r][k] : 0.0;
       lanes b = {c, c, c, c, c, c, c, c};
-      for (size_t t = 0; t < active; t++) sums[r][t] = __builtin_elementwise_fma(b, x[t], sums[r][t]);
+      for (size_t t = 0; t < active; t++) {
+        sums[r][t] = __builtin_elementwise_fma(b, x[t], sums[r][t]);
+      }
     }
   }
 }
@@ -151,7 +153,9 @@ tile(const double *restrict lower, size_t n, double *restrict panel, float *rest
     for (size_t s = r + 1; s < ROWS; s++) {
       double c = s < rows ? row[s][i] : 0.0;
       lanes b = {c, c, c, c, c, c, c, c};
-      for (size_t t = 0; t < VECTORS; t++) sums[s][t] = __builtin_elementwise_fma(b, x[t], sums[s][t]);
+      for (size_t t = 0; t < VECTORS; t++) {
+        sums[s][t] = __builtin_elementwise_fma(b, x[t], sums[s][t]);
+      }
     }
   }
 }
@@ -183,7 +187,10 @@ static void inverse_avx512(const double *restrict lower, size_t n, double *restr
         float *zeros = inverse + (i0 + r) * n;
         size_t j = j0;
         for (; j + 16 <= n; j += 16) _mm512_storeu_ps(zeros + j, _mm512_setzero_ps());
-        if (j < n) _mm512_mask_storeu_ps(zeros + j, (__mmask16)((1u << (n - j)) - 1), _mm512_setzero_ps());
+        if (j < n) {
+          __mmask16 tail = (__mmask16)((1u << (n - j)) - 1);
+          _mm512_mask_storeu_ps(zeros + j, tail, _mm512_setzero_ps());
+        }
       }
     }
   }
@@ -279,7 +286,9 @@ inverse_portable_body(const double *restrict lower, size_t n, double *restrict p
     // Zeros right of the last tile. (When that tile is the first half of a panel, these rows
     // are never read in its second half: its sums start at row c0 > last.)
     if (c0 < n) {
-      for (size_t r = 0; r < rows; r++) memset(inverse + (i0 + r) * n + c0, 0, (n - c0) * sizeof(float));
+      for (size_t r = 0; r < rows; r++) {
+        memset(inverse + (i0 + r) * n + c0, 0, (n - c0) * sizeof(float));
+      }
     }
   }
 }
@@ -302,8 +311,8 @@ static void inverse_plain(const double *restrict lower, size_t n, double *restri
 /// `inverse` (n · n + padding floats) = Float(L⁻¹), row-major with zeros above the diagonal,
 /// then `padding` zeros. `scratch` holds bayesagg_lower_inverse_float_scratch(n) doubles.
 /// `path`: 0 the best for this processor, 1 the AVX2 build of the portable code, 2 its plain build.
-void bayesagg_lower_inverse_float_path(const double *lower, size_t n, double *scratch, float *inverse,
-                                  size_t padding, int path) {
+void bayesagg_lower_inverse_float_path(const double *lower, size_t n, double *scratch,
+                                       float *inverse, size_t padding, int path) {
   double *panels = aligned_panels(scratch);
   (void)path;
 #if HAS_X86
@@ -317,7 +326,7 @@ void bayesagg_lower_inverse_float_path(const double *lower, size_t n, double *sc
   memset(inverse + n * n, 0, padding * sizeof(float));
 }
 
-void bayesagg_lower_inverse_float(const double *lower, size_t n, double *scratch, float *inverse,
-                             size_t padding) {
+void bayesagg_lower_inverse_float(const double *lower, size_t n, double *scratch,
+                                  float *inverse, size_t padding) {
   bayesagg_lower_inverse_float_path(lower, n, scratch, inverse, padding, 0);
 }

@@ -86,9 +86,9 @@ extension CholeskyFactor {
   /// - Complexity: O(n³).
   ///
   /// By forward substitution in C (`bayesagg_lower_inverse_float`), a third of the work of
-  /// `cblas_dtrsm` on the identity, each row rounded as soon as it is final. Not by LAPACK's `dtrtri`: the workers that call this run
-  /// concurrently with OpenBLAS set to one thread, and OpenBLAS's `dtrtri` there made the
-  /// aggregation inside a training step 1.6× slower.
+  /// `cblas_dtrsm` on the identity, each row rounded as soon as it is final. Not by LAPACK's
+  /// `dtrtri`: the workers that call this run concurrently with OpenBLAS set to one thread,
+  /// and OpenBLAS's `dtrtri` there made the aggregation inside a training step 1.6× slower.
   /// - Parameter padding: Zeros appended after the `n²` values, for kernels that read whole
   ///   vectors past the last row.
   public func lowerInverseAsFloat(padding: Int = 0) -> [Float] {
@@ -103,5 +103,4 @@ extension CholeskyFactor {
       }
     }
   }
-
 }

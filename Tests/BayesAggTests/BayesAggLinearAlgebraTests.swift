@@ -201,6 +201,24 @@ struct BayesAggLinearAlgebraTests {
     }
   }
 
+  @Test("isFinite finds a NaN or an infinity at any place, and passes the largest finite values")
+  func finiteness() {
+    for count in 0...40 {
+      var values = (0..<count).map { Double($0 % 3 == 0 ? -1 : 1) * .greatestFiniteMagnitude }
+      #expect(Matrix(rows: 1, columns: count, scalars: values).isFinite, "count \(count)")
+      for place in 0..<count {
+        for bad in [Double.nan, .infinity, -.infinity] {
+          let kept = values[place]
+          values[place] = bad
+          #expect(
+            !Matrix(rows: 1, columns: count, scalars: values).isFinite,
+            "\(bad) at \(place) of \(count)")
+          values[place] = kept
+        }
+      }
+    }
+  }
+
   @Test("Cholesky of a matrix with NaN throws instead of calling LAPACK")
   func nonFiniteThrows() {
     var a = Matrix.identity(2)
