@@ -95,16 +95,22 @@ struct BinaryPosteriorProblem {
     // Gradient of the summed BCE and the Gauss–Newton curvature.
     let logits = hb.applied(to: theta)
     var residual = [Double](repeating: 0, count: rows.count)
+    var weights = residual
+    for (i, row) in rows.enumerated() {
+      let p = sigmoid(logits[i])
+      residual[i] = p - labels[row, o]
+      weights[i] = (p * (1 - p)).squareRoot()
+    }
     let (priorMean, priorPrecision) = prior(priors?[o], size: width, gamma: gamma)
-    // The precision: the prior's plus the curvature, added in place onto a copy.
-    var precision = priorPrecision
+    // The precision: the prior's lower triangle plus the curvature, then made symmetric.
+    var precision = priorPrecision.lowerTriangleCopy()
     scaled.withUnsafeMutableBufferPointer { scaled in
       hb.scalars.withUnsafeBufferPointer { hb in
-        for (i, row) in rows.enumerated() {
-          let p = sigmoid(logits[i])
-          residual[i] = p - labels[row, o]
-          let weight = (p * (1 - p)).squareRoot()
-          for j in 0..<width { scaled[i * width + j] = weight * hb[i * width + j] }
+        // Pointers rather than indices, so that the rows' loop vectorises.
+        let (to, from) = (scaled.baseAddress!, hb.baseAddress!)
+        for (i, weight) in weights.enumerated() {
+          let (row, source) = (to + i * width, from + i * width)
+          for j in 0..<width { row[j] = weight * source[j] }
         }
       }
       precision.addGramToLower(

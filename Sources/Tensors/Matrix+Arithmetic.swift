@@ -43,6 +43,26 @@ extension Matrix {
     for i in 0..<rows { scalars[i * columns + i] += value }
   }
 
+  /// A square matrix with this one's lower triangle (the diagonal included) and its upper
+  /// triangle left uninitialised, for a caller that writes it before reading it (as
+  /// `symmetrizeFromLower` does): half the copying of the whole matrix.
+  ///
+  /// - Precondition: the matrix is square.
+  public func lowerTriangleCopy() -> Matrix {
+    precondition(rows == columns, "Matrix.lowerTriangleCopy: \(rows)×\(columns) is not square")
+    let n = rows
+    let copy = [Double](unsafeUninitializedCapacity: n * n) { buffer, initialized in
+      scalars.withUnsafeBufferPointer { source in
+        for i in 0..<n {
+          (buffer.baseAddress! + i * n).initialize(
+            from: source.baseAddress! + i * n, count: i + 1)
+        }
+      }
+      initialized = n * n
+    }
+    return Matrix(rows: n, columns: n, scalars: copy)
+  }
+
   /// Copies the lower triangle onto the upper one, making the matrix exactly symmetric.
   ///
   /// - Precondition: the matrix is square.

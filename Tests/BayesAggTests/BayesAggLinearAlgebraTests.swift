@@ -201,6 +201,22 @@ struct BayesAggLinearAlgebraTests {
     }
   }
 
+  @Test("a lower-triangle copy, made symmetric, equals the symmetrised original")
+  func lowerTriangleCopy() {
+    var generator = RandomGenerator(seed: 97)
+    for n in [0, 1, 2, 5, 161] {
+      let a = randomMatrix(n, n, &generator)
+      var copy = a.lowerTriangleCopy()
+      for i in 0..<n {
+        for j in 0...i { #expect(copy[i, j].bitPattern == a[i, j].bitPattern) }
+      }
+      copy.symmetrizeFromLower()
+      var expected = a
+      expected.symmetrizeFromLower()
+      #expect(copy.scalars.map(\.bitPattern) == expected.scalars.map(\.bitPattern), "n = \(n)")
+    }
+  }
+
   @Test("isFinite finds a NaN or an infinity at any place, and passes the largest finite values")
   func finiteness() {
     for count in 0...40 {
