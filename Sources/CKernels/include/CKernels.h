@@ -56,7 +56,12 @@ void bayesagg_inverse_powers_float(const double *variance, double *precision, si
 /// 23 bits, angle from its low 32), with polynomial logarithm, sine and cosine. Relative error
 /// below 1e-6 against the same pair in exact arithmetic; |value| ≤ 5.77; the same bits on every
 /// instruction-set level.
+/// With AVX-512 (F, DQ, VL, BW) the pairs come from hand-scheduled vector code (Normals.c),
+/// elsewhere from the compiler's vectorised loop; both give the same bits.
 void bayesagg_counter_normals(float *out, size_t count, uint64_t key);
+
+/// `bayesagg_counter_normals` by the compiler's vectorised loop on any processor, for tests.
+void bayesagg_counter_normals_portable(float *out, size_t count, uint64_t key);
 
 /// `c[i][j] += Σ_k a[k][i] · a[k][j]` for `j ≤ i < n`, `k < rows`: the Gram matrix `AᵀA` of
 /// the row-major `rows × n` matrix `a` added to the lower triangle of the row-major `n × n`
