@@ -103,24 +103,10 @@ public final class BayesAggMTL {
     var moments: [TaskMoments] = []
     var powers: [Double] = []
     for g in groups.indices {
-      let name = "batch posterior of task group \(g)"
-      if case .binary = groups[g], configuration.momentMethod == .monteCarlo {
-        // Each output's moments follow its posterior on the same worker, in one pass.
-        var binaryPrior: [GaussianPosterior]?
-        if case .binary(let p)? = fullDataPosteriors[g] { binaryPrior = p }
-        let (batchPosteriors, taskMoments) = try binaryPosteriorsAndMonteCarloMoments(
-          h: h, labels: labels[g], head: heads[g], priors: binaryPrior,
-          gamma: configuration.gamma, name: name, samples: configuration.samples,
-          using: &generator)
-        posteriors.append(.binary(batchPosteriors))
-        moments.append(taskMoments)
-      } else {
-        let posterior = try posterior(
-          group: g, features: h, labels: labels[g], head: heads[g],
-          prior: fullDataPosteriors[g], name: name)
-        posteriors.append(posterior)
-        moments.append(try gradientMoments(posterior, h: h, labels: labels[g], using: &generator))
-      }
+      let (posterior, groupMoments) = try batchPosteriorAndMoments(
+        group: g, h: h, labels: labels[g], head: heads[g], using: &generator)
+      posteriors.append(posterior)
+      moments.append(groupMoments)
       powers.append(
         groups[g].isRegression ? configuration.regressionPower : configuration.classificationPower)
     }
@@ -178,31 +164,55 @@ public final class BayesAggMTL {
     }
   }
 
-  /// The moments of each task's gradient in `h` under `posterior`.
-  func gradientMoments(
-    _ posterior: GroupPosterior, h: Matrix, labels: Matrix,
+  /// Group `g`'s batch posterior (prior: its full-data posterior, or `N(0, γI)`) and the
+  /// moments of each of its tasks' gradients in `h`.
+  ///
+  /// A binary group's Monte-Carlo moments are computed with its posteriors, each output's right
+  /// after its own on the same worker (`binaryPosteriorsAndMonteCarloMoments`); every other
+  /// case computes the posterior, then the moments.
+  func batchPosteriorAndMoments(
+    group g: Int, h: Matrix, labels: Matrix, head: TaskHead,
     using generator: inout RandomGenerator
-  ) throws -> TaskMoments {
+  ) throws -> (GroupPosterior, TaskMoments) {
+    let name = "batch posterior of task group \(g)"
     let samples = configuration.samples
     let quadrature = configuration.momentMethod == .quadrature
+    if case .binary = groups[g], !quadrature {
+      var priors: [GaussianPosterior]?
+      if case .binary(let p)? = fullDataPosteriors[g] { priors = p }
+      let (posteriors, moments) = try binaryPosteriorsAndMonteCarloMoments(
+        h: h, labels: labels, head: head, priors: priors, gamma: configuration.gamma,
+        name: name, samples: samples, using: &generator)
+      return (.binary(posteriors), moments)
+    }
+    let posterior = try posterior(
+      group: g, features: h, labels: labels, head: head, prior: fullDataPosteriors[g],
+      name: name)
     switch posterior {
     case .regression(let p):
-      return p.gradientMoments(h: h, labels: labels)
+      return (posterior, p.gradientMoments(h: h, labels: labels))
     case .binary(let p):
-      if quadrature {
-        return binaryQuadratureMoments(h: h, labels: labels, posteriors: p, rule: try rule())
-      }
-      return binaryMonteCarloMoments(
-        h: h, labels: labels, posteriors: p, samples: samples, using: &generator)
+      // By quadrature: Monte Carlo returned above.
+      return (
+        posterior,
+        binaryQuadratureMoments(h: h, labels: labels, posteriors: p, rule: try rule())
+      )
     case .multiclass(let p):
       let classes = p.mean.count / (h.columns + 1)
       if quadrature && classes == 2 {
-        return twoClassQuadratureMoments(h: h, labels: labels, posterior: p, rule: try rule())
+        return (
+          posterior,
+          twoClassQuadratureMoments(h: h, labels: labels, posterior: p, rule: try rule())
+        )
       }
       // Limitation: more than two classes need a (K − 1)-dimensional integral, so the
       // quadrature option falls back to Monte Carlo there.
-      return multiclassMonteCarloMoments(
-        h: h, labels: labels, posterior: p, classes: classes, samples: samples, using: &generator)
+      return (
+        posterior,
+        multiclassMonteCarloMoments(
+          h: h, labels: labels, posterior: p, classes: classes, samples: samples,
+          using: &generator)
+      )
     }
   }
 

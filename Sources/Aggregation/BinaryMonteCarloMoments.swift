@@ -37,7 +37,10 @@ public var binaryMonteCarloProductsDescription: String {
 /// ```
 /// E[g] ≈ R Ws[:, :d] / S,   E[g²] ≈ (R ∘ R)(Ws[:, :d] ∘ Ws[:, :d]) / S,   Var = E[g²] − E[g]²
 /// ```
-/// Each output has its own independent samples; the outputs run concurrently.
+/// Each output has its own independent samples; the outputs run concurrently. Training takes
+/// the posteriors and these moments in one pass (`binaryPosteriorsAndMonteCarloMoments`); this
+/// two-pass form, for given posteriors, is its reference in the tests and compares the tiles
+/// with BLAS.
 /// - Parameters:
 ///   - h: `[B, d]`.
 ///   - labels: `[B, O]`, NaN for missing (that task is absent for that datum).
